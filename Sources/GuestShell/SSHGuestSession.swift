@@ -1,0 +1,72 @@
+import Foundation
+import LibSSH
+import NetrigCore
+
+/// A guest reached over SSH (libssh) with netrig's per-installation key.
+public final class SSHGuestSession: GuestSession {
+    public let name: String
+    public let consoleLog: String
+    public let bootSeconds: Double
+    let session: SSHSession
+
+    init(name: String, consoleLog: String, bootSeconds: Double, session: SSHSession) {
+        self.name = name
+        self.consoleLog = consoleLog
+        self.bootSeconds = bootSeconds
+        self.session = session
+    }
+
+    /// Tries once to open an authenticated session to `127.0.0.1:port`.
+    public static func connect(name: String, port: Int, privateKey: String, consoleLog: String,
+                               bootSeconds: Double, connectTimeout: Duration = .seconds(5)) async throws -> SSHGuestSession {
+        let session = try SSHSession(host: "127.0.0.1", port: port, user: "root", connectTimeout: connectTimeout)
+        try await session.connect(privateKey: privateKey)
+        return SSHGuestSession(name: name, consoleLog: consoleLog, bootSeconds: bootSeconds, session: session)
+    }
+
+    public func run(_ argv: [String], timeout: Duration) async throws -> CommandOutput {
+        try await execute(ShellQuote.join(argv), input: [], timeout: timeout)
+    }
+
+    public func runScript(_ script: String, timeout: Duration) async throws -> CommandOutput {
+        try await execute("sh -s", input: Array(script.utf8), timeout: timeout)
+    }
+
+    public func upload(_ hostPath: String, to guestPath: String, mode: Int) async throws {
+        guard let data = FileManager.default.contents(atPath: hostPath) else {
+            throw NetrigError(phase: .testBaseline, blame: .infrastructure, subject: hostPath, message: "cannot read file to upload")
+        }
+        let directory = (guestPath as NSString).deletingLastPathComponent
+        let command = ShellQuote.join(["mkdir", "-p", directory]) + " && cat > " + ShellQuote.quote(guestPath)
+            + " && chmod " + String(mode, radix: 8) + " " + ShellQuote.quote(guestPath)
+        let output = try await execute(command, input: Array(data), timeout: .seconds(120))
+        guard output.exitStatus == 0 else {
+            throw NetrigError(phase: .testBaseline, blame: .infrastructure, subject: "guest \(name)",
+                              message: "upload of \(hostPath) to \(guestPath) failed", details: output.standardError.lastLines(3))
+        }
+    }
+
+    public func disconnect() async {
+        await session.disconnect()
+    }
+
+    private func execute(_ command: String, input: [UInt8], timeout: Duration) async throws -> CommandOutput {
+        do {
+            let result = try await session.exec(command, input: input, timeout: timeout)
+            return CommandOutput(exitStatus: result.exitStatus,
+                                 standardOutput: String(decoding: result.standardOutput, as: UTF8.self),
+                                 standardError: String(decoding: result.standardError, as: UTF8.self))
+        } catch let error as SSHError {
+            throw GuestCommandError(guest: name, command: command, error: error)
+        }
+    }
+}
+
+/// A command could not be run in a guest: timeout, lost connection.
+public struct GuestCommandError: Error, CustomStringConvertible, Sendable {
+    public var guest: String
+    public var command: String
+    public var error: SSHError
+    public var isTimeout: Bool { error.code == .timeout }
+    public var description: String { "guest \(guest): \(error.message)" }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import HostCommands
+import NetrigCore
+import TOMLKit
+
+/// A root filesystem recipe from `images/NAME/recipe.toml`.
+public struct ImageRecipe: Sendable, Equatable {
+    public var name: String
+    public var suite: String
+    public var mirror: String
+    public var variant: String
+    public var sizeMiB: Int
+    public var packages: [String]
+    /// File beside the recipe → destination in the image.
+    public var files: [String: String]
+    public var directory: String
+
+    public init(directory: String) throws {
+        let path = directory + "/recipe.toml"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw NetrigError(phase: .buildImage, blame: .usage, subject: path, message: "no image recipe here")
+        }
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch {
+            throw NetrigError(phase: .buildImage, blame: .usage, subject: path, message: "not valid TOML: \(error)")
+        }
+        func string(_ key: String) throws -> String {
+            guard let value = table[key]?.string else {
+                throw NetrigError(phase: .buildImage, blame: .usage, subject: path, message: "missing '\(key)'")
+            }
+            return value
+        }
+        name = try string("name")
+        suite = try string("suite")
+        mirror = try string("mirror")
+        variant = table["variant"]?.string ?? "minbase"
+        sizeMiB = table["size_mib"]?.int ?? 1536
+        packages = table["packages"]?.array?.compactMap { $0.string } ?? []
+        var files: [String: String] = [:]
+        if let table = table["files"]?.table {
+            for (key, value) in table { if let destination = value.string { files[key] = destination } }
+        }
+        self.files = files
+        self.directory = directory
+    }
+
+    /// Hash of every file of the recipe's folder and the SSH public key baked into the image.
+    public func contentHash(publicKey: String) throws -> String {
+        var hasher = SHA256()
+        hasher.update("netrig-image-1\n" + publicKey + "\n")
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() {
+            hasher.update("file \(file)\n")
+            if let data = FileManager.default.contents(atPath: directory + "/" + file) { hasher.update(Array(data)) }
+        }
+        return hasher.finalizeHex()
+    }
+}
+
+/// Builds the guest image with mmdebstrap into `cache/images/<hash>/rootfs.ext4`, once per recipe content.
+public struct RecipeImageProvider: ImageProvider {
+    public var recipeDirectory: String
+    public var directories: NetrigDirectories
+    var runner = HostCommandRunner()
+
+    public init(recipeDirectory: String, directories: NetrigDirectories) {
+        self.recipeDirectory = recipeDirectory
+        self.directories = directories
+    }
+
+    public func prepareImage(progress: any ProgressObserver) async throws -> String {
+        let recipe = try ImageRecipe(directory: recipeDirectory)
+        let publicKey = try await SSHKeys.ensure(directories.sshKey)
+        let hash = try recipe.contentHash(publicKey: publicKey)
+        let target = directories.images + "/\(recipe.name)-\(hash.prefix(16))"
+        let image = target + "/rootfs.ext4"
+        let fm = FileManager.default
+        if fm.fileExists(atPath: image) {
+            progress.note("guest image: cached (\(recipe.name), \(hash.prefix(12)))")
+            return image
+        }
+        let staging = target + ".tmp-\(getpid())"
+        try? fm.removeItem(atPath: staging)
+        try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: staging) }
+        let root = staging + "/root"
+        let log = staging + "/mmdebstrap.log"
+        progress.status("guest image: mmdebstrap \(recipe.suite) with \(recipe.packages.count) packages (a few minutes, once)")
+        let debootstrap = HostCommand("mmdebstrap", ["--variant=\(recipe.variant)", "--include=" + recipe.packages.joined(separator: ","),
+                                                     recipe.suite, root, recipe.mirror])
+        guard try await runner.run(debootstrap, logTo: log) == 0 else {
+            throw NetrigError(phase: .buildImage, blame: .infrastructure, subject: recipe.name, message: "mmdebstrap failed",
+                              details: ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").lastLines(8))
+        }
+        for (source, destination) in recipe.files.sorted(by: { $0.key < $1.key }) {
+            let path = root + destination
+            try? fm.removeItem(atPath: path)
+            try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.copyItem(atPath: recipe.directory + "/" + source, toPath: path)
+            try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        }
+        try fm.createDirectory(atPath: root + "/root/.ssh", withIntermediateDirectories: true,
+                               attributes: [.posixPermissions: 0o700])
+        try (publicKey + "\n").write(toFile: root + "/root/.ssh/authorized_keys", atomically: true, encoding: .utf8)
+        try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: root + "/root/.ssh/authorized_keys")
+        let mkfs = HostCommand("mke2fs", ["-q", "-t", "ext4", "-d", root, "-L", "netrig-root", staging + "/rootfs.ext4", "\(recipe.sizeMiB)M"])
+        guard try await runner.run(mkfs, logTo: log) == 0 else {
+            throw NetrigError(phase: .buildImage, blame: .infrastructure, subject: recipe.name, message: "mke2fs failed",
+                              details: ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").lastLines(5))
+        }
+        try fm.removeItem(atPath: root)
+        try? fm.removeItem(atPath: target)
+        try fm.moveItem(atPath: staging, toPath: target)
+        return image
+    }
+}
+
+/// netrig's per-installation SSH key pair (ed25519, private key mode 0600).
+public enum SSHKeys {
+    /// Creates the key pair unless it exists; returns the public key line.
+    public static func ensure(_ privateKey: String) async throws -> String {
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: privateKey) {
+            try fm.createDirectory(atPath: (privateKey as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                   attributes: [.posixPermissions: 0o700])
+            let result = try await HostCommandRunner().run(HostCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "netrig", "-f", privateKey]))
+            guard result.succeeded else {
+                throw NetrigError(phase: .buildImage, blame: .infrastructure, subject: privateKey, message: "ssh-keygen failed",
+                                  details: result.standardError.lastLines(3))
+            }
+        }
+        try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: privateKey)
+        guard let publicKey = try? String(contentsOfFile: privateKey + ".pub", encoding: .utf8) else {
+            throw NetrigError(phase: .buildImage, blame: .infrastructure, subject: privateKey + ".pub", message: "public key missing")
+        }
+        return publicKey.trimmingWhitespace
+    }
+}
+
+/// Probes KVM by booting a kernel with `-accel kvm` and waiting briefly for its first console line. On
+/// some hosts /dev/kvm opens and firmware runs, but a nested guest's kernel hangs: those fall back to TCG
+/// after the timeout. Without a kernel, only the firmware is tried (SeaBIOS on the debug port).
+public struct QEMUAcceleratorProbe: AcceleratorProbe {
+    public var timeout: Duration
+    public var scratchDirectory: String
+
+    public init(timeout: Duration = .seconds(6), scratchDirectory: String = NSTemporaryDirectory()) {
+        self.timeout = timeout
+        self.scratchDirectory = scratchDirectory
+    }
+
+    public func probe(kernel: String?) async -> (accelerator: Accelerator, reason: String) {
+        guard FileManager.default.isWritableFile(atPath: "/dev/kvm") else { return (.tcg, "/dev/kvm is missing or not writable") }
+        let output = scratchDirectory + "/netrig-kvm-probe-\(getpid()).log"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        var arguments = ["-accel", "kvm", "-machine", "q35", "-m", "256", "-nodefaults", "-display", "none", "-monitor", "none",
+                         "-no-reboot"]
+        let marker: String
+        if let kernel {
+            arguments += ["-serial", "file:\(output)", "-kernel", kernel, "-append", "console=ttyS0 panic=-1 earlyprintk=serial"]
+            marker = "Linux version"
+        } else {
+            arguments += ["-serial", "none", "-chardev", "file,id=dbg,path=\(output)", "-device", "isa-debugcon,iobase=0x402,chardev=dbg"]
+            marker = "SeaBIOS"
+        }
+        let command = HostCommand("qemu-system-x86_64", arguments)
+        let task = Task { try await HostCommandRunner().run(command, timeout: timeout) }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOfFile: output, encoding: .utf8), text.contains(marker) {
+                task.cancel()
+                _ = await task.result
+                return (.kvm, kernel == nil ? "KVM ran the firmware (no kernel was tried)" : "a KVM guest booted the kernel")
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        task.cancel()
+        let result = await task.result
+        if case .success(let finished) = result, !finished.succeeded {
+            return (.tcg, "qemu -accel kvm failed: \(finished.standardError.lastLines(1).first ?? "")")
+        }
+        return (.tcg, "a KVM guest printed nothing within \(timeout) (nested virtualization hangs here)")
+    }
+}

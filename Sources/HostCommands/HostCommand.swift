@@ -1,0 +1,158 @@
+import Foundation
+import NetrigCore
+import Subprocess
+import SystemPackage
+import Synchronization
+
+/// An external command as an argv array: never a shell string. Its `reproducer` is what a user can paste.
+public struct HostCommand: Sendable, Equatable, CustomStringConvertible {
+    public var executable: String
+    public var arguments: [String]
+    /// Variables added to (or overriding) the inherited environment.
+    public var environment: [String: String]
+    public var workingDirectory: String?
+
+    public init(_ executable: String, _ arguments: [String] = [], environment: [String: String] = [:],
+                workingDirectory: String? = nil) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+    }
+
+    /// argv with the environment first (`env A=B make ...`), for reproducers stored with a run.
+    public var argv: [String] {
+        let env = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let cd = workingDirectory.map { ["-C", $0] } ?? []
+        return (env.isEmpty && cd.isEmpty ? [] : ["env"] + cd + env) + [executable] + arguments
+    }
+
+    public var description: String { ShellQuote.join(argv) }
+}
+
+/// What a finished command produced.
+public struct HostCommandResult: Sendable {
+    public var command: HostCommand
+    public var exitStatus: Int32
+    public var standardOutput: String
+    public var standardError: String
+    public var succeeded: Bool { exitStatus == 0 }
+}
+
+/// Runs host commands. Child processes get SIGTERM, then SIGKILL, when the calling task is cancelled or
+/// the timeout passes.
+public struct HostCommandRunner: Sendable {
+    public init() {}
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var command: HostCommand
+        public var reason: String
+        public var description: String { "\(command.executable): \(reason) (\(command))" }
+    }
+
+    /// Runs to completion and collects output (at most `limit` bytes per stream).
+    public func run(_ command: HostCommand, timeout: Duration? = nil, input: String? = nil,
+                    limit: Int = 16 << 20) async throws -> HostCommandResult {
+        let configuration = makeConfiguration(command)
+        return try await withTimeout(timeout, command: command) {
+            let result: ExecutionRecord
+            if let input {
+                result = try await Subprocess.run(configuration, input: .string(input),
+                                                  output: .string(limit: limit), error: .string(limit: limit))
+                    .record
+            } else {
+                result = try await Subprocess.run(configuration, output: .string(limit: limit), error: .string(limit: limit))
+                    .record
+            }
+            return HostCommandResult(command: command, exitStatus: result.status, standardOutput: result.out,
+                                     standardError: result.err)
+        }
+    }
+
+    /// Runs with standard output and error appended to `logPath`, calling `onLine` for every line of
+    /// output (for live progress). The log is never held in memory.
+    public func run(_ command: HostCommand, logTo logPath: String, timeout: Duration? = nil,
+                    onLine: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Int32 {
+        let configuration = makeConfiguration(command)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        guard let log = FileHandle(forWritingAtPath: logPath) else {
+            throw Failure(command: command, reason: "cannot write log \(logPath)")
+        }
+        defer { try? log.close() }
+        try log.seekToEnd()
+        log.write(Data("$ \(command)\n".utf8))
+        let sink = LogSink(handle: log)
+        return try await withTimeout(timeout, command: command) {
+            let result = try await Subprocess.run(configuration, input: .none, output: .sequence,
+                                                  error: .combinedWithOutput) { execution in
+                for try await line in execution.standardOutput.strings(bufferingPolicy: .maxLineLength(1 << 16)) {
+                    sink.write(line)
+                    onLine(line.hasSuffix("\n") ? String(line.dropLast()) : line)
+                }
+            }
+            return result.terminationStatus.code
+        }
+    }
+
+    private func makeConfiguration(_ command: HostCommand) -> Configuration {
+        var updates: [Environment.Key: String?] = [:]
+        for (key, value) in command.environment { updates[Environment.Key(stringLiteral: key)] = value }
+        let executable: Executable = command.executable.contains("/")
+            ? .path(FilePath(command.executable)) : .name(command.executable)
+        var options = PlatformOptions()
+        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(5))]
+        return Configuration(executable: executable, arguments: Arguments(command.arguments),
+                             environment: .inherit.updating(updates),
+                             workingDirectory: command.workingDirectory.map { FilePath($0) },
+                             platformOptions: options)
+    }
+
+    private func withTimeout<T: Sendable>(_ timeout: Duration?, command: HostCommand,
+                                          _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard let timeout else { return try await body() }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw Failure(command: command, reason: "timed out after \(timeout)")
+            }
+            return value
+        }
+    }
+}
+
+/// Appends lines to a log file from the output loop.
+private final class LogSink: Sendable {
+    let handle: Mutex<FileHandle>
+    init(handle: FileHandle) { self.handle = Mutex(handle) }
+    func write(_ line: String) {
+        let text = line.hasSuffix("\n") ? line : line + "\n"
+        handle.withLock { $0.write(Data(text.utf8)) }
+    }
+}
+
+private struct ExecutionRecord {
+    var status: Int32
+    var out: String
+    var err: String
+}
+
+extension ExecutionResult where ClosureResult == Void, Output == StringOutput<UTF8>, Error == StringOutput<UTF8> {
+    fileprivate var record: ExecutionRecord {
+        ExecutionRecord(status: terminationStatus.code, out: standardOutput, err: standardError)
+    }
+}
+
+extension TerminationStatus {
+    /// Exit code, or 128 + signal number as shells report it.
+    public var code: Int32 {
+        switch self {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal
+        }
+    }
+}

@@ -1,0 +1,268 @@
+import Foundation
+import HostCommands
+import NetrigCore
+import Synchronization
+
+/// Builds kernels and the guest programs that go with them, in netrig's worktree, with ccache, into a
+/// content-addressed cache: the same tree contents, config request, programs and compiler never build twice.
+/// Both sides of a run share one build directory per config, so the patched build only recompiles what the
+/// series touched.
+public struct KernelBuilder: Sendable {
+    public var directories: NetrigDirectories
+    public var workspace: TreeWorkspace
+    public var jobs: Int
+    var runner = HostCommandRunner()
+
+    public init(directories: NetrigDirectories, workspace: TreeWorkspace,
+                jobs: Int = ProcessInfo.processInfo.activeProcessorCount + 1) {
+        self.directories = directories
+        self.workspace = workspace
+        self.jobs = jobs
+    }
+
+    /// Bump when the build recipe changes in a way that makes old artifacts wrong.
+    static let scheme = "netrig-build-2"
+
+    public func build(_ request: BuildRequest, progress: any ProgressObserver) async throws -> KernelArtifact {
+        let phase: Phase = request.side == .baseline ? .buildBaseline : .buildPatched
+        let blame: NetrigError.Blame = request.side == .baseline ? .usage : .series
+        let worktree = try await workspace.worktree(for: request.tree)
+        let git = Git(directory: worktree)
+        let treeHash = try await git.run(["rev-parse", request.commit + "^{tree}"], phase: phase)
+        let compiler = try await runner.run(HostCommand("gcc", ["--version"])).standardOutput.lastLines(99).first ?? "gcc"
+        let key = Self.cacheKey(treeHash: treeHash, config: request.config, programs: request.programs, compiler: compiler)
+        let artifactDirectory = directories.kernels + "/" + key
+        if let cached = loadCached(artifactDirectory, side: request.side, commit: request.commit) {
+            progress.note("\(request.side.rawValue) kernel: cached (\(key.prefix(12))), nothing to build")
+            return cached
+        }
+        let workRoot = workspace.workRoot(for: request.tree)
+        return try await FileLock.withLock(workRoot + "/build.lock") {
+            let start = ContinuousClock.now
+            let buildDirectory = workRoot + "/build/\(request.config.name)"
+            let logDirectory = workRoot + "/logs"
+            try FileManager.default.createDirectory(atPath: buildDirectory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+            let log = logDirectory + "/\(request.side.rawValue)-\(key.prefix(12)).log"
+            try? FileManager.default.removeItem(atPath: log)
+            try await SeriesApplier(worktree: worktree).checkout(request.commit, in: git)
+
+            var reproducer: [[String]] = []
+            let configHash = try await configure(request, worktree: worktree, buildDirectory: buildDirectory,
+                                                 log: log, phase: phase, blame: blame, reproducer: &reproducer)
+            let before = try await ccacheStats()
+            progress.status("\(request.side.rawValue): make bzImage (-j\(jobs))")
+            let make = makeCommand(worktree: worktree, buildDirectory: buildDirectory, targets: ["bzImage"])
+            reproducer.append(make.argv)
+            let counter = Mutex((objects: 0, last: ContinuousClock.now))
+            let side = request.side.rawValue
+            let status = try await runner.run(make, logTo: log) { line in
+                guard line.hasPrefix("  CC ") || line.hasPrefix("  AS ") || line.hasPrefix("  LD ") else { return }
+                let report: String? = counter.withLock { state in
+                    state.objects += 1
+                    let now = ContinuousClock.now
+                    guard now - state.last > .seconds(2) else { return nil }
+                    state.last = now
+                    let elapsed = Int((now - start).components.seconds)
+                    return "\(side): \(state.objects) objects, \(elapsed / 60)m\(String(format: "%02d", elapsed % 60))s: \(line.trimmingWhitespace)"
+                }
+                if let report { progress.status(report) }
+            }
+            if status != 0 {
+                throw buildFailure(log: log, request: request, phase: phase, blame: blame)
+            }
+            let headers = makeCommand(worktree: worktree, buildDirectory: buildDirectory, targets: ["headers_install"])
+            reproducer.append(headers.argv)
+            guard try await runner.run(headers, logTo: log) == 0 else {
+                throw NetrigError(phase: phase, blame: .infrastructure, subject: "make headers_install",
+                                  message: "failed", details: ["log: \(log)"])
+            }
+            let after = try await ccacheStats()
+
+            let staging = artifactDirectory + ".tmp-\(getpid())"
+            try? FileManager.default.removeItem(atPath: staging)
+            try FileManager.default.createDirectory(atPath: staging + "/programs", withIntermediateDirectories: true)
+            var programs: [String: String] = [:]
+            for program in request.programs {
+                let output = staging + "/programs/" + program.name
+                let compile = HostCommand("gcc", ["-O2", "-static", "-Wall", "-I", buildDirectory + "/usr/include", "-o", output]
+                    + program.sources.map { worktree + "/" + $0 } + program.libraries)
+                reproducer.append(compile.argv)
+                guard try await runner.run(compile, logTo: log) == 0 else {
+                    throw NetrigError(phase: phase, blame: blame, subject: "program \(program.name)",
+                                      message: "does not compile against this tree", details: lastErrors(log) + ["log: \(log)"])
+                }
+                programs[program.name] = artifactDirectory + "/programs/" + program.name
+            }
+            try FileManager.default.copyItem(atPath: buildDirectory + "/arch/x86/boot/bzImage", toPath: staging + "/bzImage")
+            try FileManager.default.copyItem(atPath: buildDirectory + "/.config", toPath: staging + "/config")
+            try FileManager.default.copyItem(atPath: log, toPath: staging + "/build.log")
+            let hits = (after.hits - before.hits), misses = (after.misses - before.misses)
+            let artifact = KernelArtifact(
+                side: request.side, commit: request.commit, key: key, configName: request.config.name,
+                configHash: configHash, kernelImage: artifactDirectory + "/bzImage", configPath: artifactDirectory + "/config",
+                programs: programs, buildLog: artifactDirectory + "/build.log", cached: false,
+                buildSeconds: Double((ContinuousClock.now - start).components.seconds),
+                ccacheHitRatio: hits + misses > 0 ? Double(hits) / Double(hits + misses) : nil, reproducer: reproducer)
+            try JSONEncoder().encode(artifact).write(to: URL(fileURLWithPath: staging + "/artifact.json"))
+            try? FileManager.default.removeItem(atPath: artifactDirectory)
+            try FileManager.default.moveItem(atPath: staging, toPath: artifactDirectory)
+            return artifact
+        }
+    }
+
+    static func cacheKey(treeHash: String, config: KernelConfigSpec, programs: [GuestProgram], compiler: String) -> String {
+        var hasher = SHA256()
+        hasher.update(scheme + "\n" + treeHash + "\n" + config.base + "\n" + compiler + "\n")
+        for fragment in config.fragments { hasher.update("fragment \(fragment.name)\n\(fragment.text)\n") }
+        for program in programs.sorted(by: { $0.name < $1.name }) {
+            hasher.update("program \(program.name) \(program.sources.joined(separator: " ")) \(program.libraries.joined(separator: " "))\n")
+        }
+        return hasher.finalizeHex()
+    }
+
+    /// A cache entry counts only when its record decodes and every file it names exists; otherwise it is
+    /// rebuilt (a corrupted or half-deleted entry is never used).
+    func loadCached(_ directory: String, side: Side, commit: String) -> KernelArtifact? {
+        guard let data = FileManager.default.contents(atPath: directory + "/artifact.json"),
+              var artifact = try? JSONDecoder().decode(KernelArtifact.self, from: data) else { return nil }
+        let files = [artifact.kernelImage, artifact.configPath] + Array(artifact.programs.values)
+        guard files.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) else { return nil }
+        artifact.side = side
+        artifact.commit = commit
+        artifact.cached = true
+        artifact.buildSeconds = 0
+        artifact.ccacheHitRatio = nil
+        return artifact
+    }
+
+    func makeCommand(worktree: String, buildDirectory: String, targets: [String], extra: [String] = []) -> HostCommand {
+        HostCommand("make", ["-C", worktree, "O=" + buildDirectory, "-j\(jobs)", "CC=ccache gcc", "HOSTCC=ccache gcc"] + extra + targets,
+                    environment: [
+                        "CCACHE_DIR": directories.ccache, "CCACHE_BASEDIR": directories.cache,
+                        "KBUILD_BUILD_TIMESTAMP": "netrig", "KBUILD_BUILD_USER": "netrig", "KBUILD_BUILD_HOST": "netrig",
+                    ])
+    }
+
+    /// Writes the config (tinyconfig's fragments plus the requested ones through allnoconfig, then
+    /// olddefconfig) and proves every requested symbol held. `.config` is replaced only when it changes, so
+    /// an unchanged config rebuilds nothing.
+    func configure(_ request: BuildRequest, worktree: String, buildDirectory: String, log: String, phase: Phase,
+                   blame: NetrigError.Blame, reproducer: inout [[String]]) async throws -> String {
+        var merged = ""
+        for base in ["kernel/configs/tiny.config", "arch/x86/configs/tiny.config"] {
+            merged += (try? String(contentsOfFile: worktree + "/" + base, encoding: .utf8)) ?? ""
+            merged += "\n"
+        }
+        for fragment in request.config.fragments { merged += "# fragment \(fragment.name)\n\(fragment.text)\n" }
+        let allconfig = buildDirectory + "/netrig.allconfig"
+        try merged.write(toFile: allconfig, atomically: true, encoding: .utf8)
+        let candidate = "netrig.candidate"
+        var generate = makeCommand(worktree: worktree, buildDirectory: buildDirectory, targets: ["allnoconfig"],
+                                   extra: ["KCONFIG_ALLCONFIG=" + allconfig])
+        generate.environment["KCONFIG_CONFIG"] = candidate
+        reproducer.append(generate.argv)
+        guard try await runner.run(generate, logTo: log) == 0 else {
+            throw NetrigError(phase: .configure, blame: blame, subject: request.config.name, message: "allnoconfig failed",
+                              details: lastErrors(log) + ["log: \(log)"])
+        }
+        let candidateText = try String(contentsOfFile: buildDirectory + "/" + candidate, encoding: .utf8)
+        let currentText = try? String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
+        if candidateText != currentText {
+            try candidateText.write(toFile: buildDirectory + "/.config", atomically: true, encoding: .utf8)
+        }
+        let olddefconfig = makeCommand(worktree: worktree, buildDirectory: buildDirectory, targets: ["olddefconfig"])
+        reproducer.append(olddefconfig.argv)
+        guard try await runner.run(olddefconfig, logTo: log) == 0 else {
+            throw NetrigError(phase: .configure, blame: blame, subject: request.config.name, message: "olddefconfig failed",
+                              details: lastErrors(log) + ["log: \(log)"])
+        }
+        let effectiveText = try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
+        let dropped = try await verify(request.config, effective: effectiveText, worktree: worktree)
+        if !dropped.isEmpty {
+            throw NetrigError(phase: .configure, blame: blame, subject: dropped.map(\.symbol).joined(separator: ", "),
+                              message: "requested symbol(s) did not survive olddefconfig (\(request.side.rawValue) at \(request.commit.prefix(12)))",
+                              details: dropped.map { "\($0.symbol)=\($0.requested) became \($0.actual): \($0.reason)" })
+        }
+        return SHA256.hex(effectiveText)
+    }
+
+    /// Every symbol a fragment sets must hold its value; each one that does not is explained.
+    public func verify(_ spec: KernelConfigSpec, effective text: String, worktree: String) async throws -> [DroppedSymbol] {
+        let effective = Self.parseConfig(text)
+        let explainer = KconfigExplainer(worktree: worktree, effective: effective)
+        var dropped: [DroppedSymbol] = []
+        for assignment in spec.requested {
+            let actual = effective[assignment.symbol] ?? "n"
+            guard actual != assignment.value else { continue }
+            let reason = try await explainer.explain(assignment.symbol, requested: assignment.value)
+            dropped.append(DroppedSymbol(symbol: assignment.symbol, requested: assignment.value, actual: actual, reason: reason))
+        }
+        return dropped
+    }
+
+    static func parseConfig(_ text: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            if let assignment = ConfigAssignment(line: String(line)) { values[assignment.symbol] = assignment.value }
+        }
+        return values
+    }
+
+    func buildFailure(log: String, request: BuildRequest, phase: Phase, blame: NetrigError.Blame) -> NetrigError {
+        NetrigError(phase: phase, blame: blame, subject: "\(request.side.rawValue) kernel at \(request.commit.prefix(12))",
+                    message: "the build failed", details: lastErrors(log) + ["log: \(log)"])
+    }
+
+    /// The first compiler errors (`file:line:col: error: ...`), else the log's last lines.
+    func lastErrors(_ log: String) -> [String] {
+        guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return [] }
+        let errors = text.split(separator: "\n").filter { $0.contains(": error: ") || $0.contains(": fatal error: ") }
+        return errors.isEmpty ? text.lastLines(6) : errors.prefix(3).map(String.init)
+    }
+
+    /// ccache's cumulative hit and miss counters.
+    func ccacheStats() async throws -> (hits: Int, misses: Int) {
+        let result = try await runner.run(HostCommand("ccache", ["--print-stats"], environment: ["CCACHE_DIR": directories.ccache]))
+        var values: [String: Int] = [:]
+        for line in result.standardOutput.split(separator: "\n") {
+            let fields = line.split(separator: "\t")
+            if fields.count == 2, let value = Int(fields[1]) { values[String(fields[0])] = value }
+        }
+        return ((values["direct_cache_hit"] ?? 0) + (values["preprocessed_cache_hit"] ?? 0), values["cache_miss"] ?? 0)
+    }
+}
+
+/// The kernel side of a run on this machine.
+public struct LocalKernelPipeline: KernelPipeline {
+    public var workspace: TreeWorkspace
+    public var builder: KernelBuilder
+    public var catalog: ConfigCatalog
+    public var progress: any ProgressObserver
+
+    public init(directories: NetrigDirectories, kconfigDirectory: String, progress: any ProgressObserver) {
+        workspace = TreeWorkspace(directories: directories)
+        builder = KernelBuilder(directories: directories, workspace: workspace)
+        catalog = ConfigCatalog(directory: kconfigDirectory)
+        self.progress = progress
+    }
+
+    public func prepareTree(request: String?, base: String?, series: Series) async throws -> KernelTree {
+        try await workspace.prepare(request: request, base: base, series: series, progress: progress)
+    }
+
+    public func apply(_ series: Series, on tree: KernelTree) async throws -> AppliedSeries {
+        let worktree = try await workspace.worktree(for: tree)
+        return try await FileLock.withLock(workspace.workRoot(for: tree) + "/build.lock") {
+            try await SeriesApplier(worktree: worktree).apply(series, base: tree.baseCommit)
+        }
+    }
+
+    public func configSpec(named name: String) throws -> KernelConfigSpec {
+        try catalog.spec(named: name)
+    }
+
+    public func build(_ request: BuildRequest, progress: any ProgressObserver) async throws -> KernelArtifact {
+        try await builder.build(request, progress: progress)
+    }
+}

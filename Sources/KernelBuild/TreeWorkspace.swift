@@ -1,0 +1,140 @@
+import Foundation
+import HostCommands
+import NetrigCore
+
+/// Kernel trees and the worktrees netrig builds in. The user's checkout is never modified: netrig
+/// checks commits out in its own worktree under the cache.
+public struct TreeWorkspace: Sendable {
+    public var directories: NetrigDirectories
+    /// Debian's source tarball, the default tree.
+    public var debianTarball: String
+
+    public init(directories: NetrigDirectories, debianTarball: String = "/usr/src/linux-source-6.12.tar.xz") {
+        self.directories = directories
+        self.debianTarball = debianTarball
+    }
+
+    /// Resolves the tree (`nil` means Debian's linux-source-6.12) and the base commit: `--base`, else the
+    /// series' `base-commit:` trailer when the tree has it, else the tree's HEAD.
+    public func prepare(request: String?, base: String?, series: Series?,
+                        progress: any ProgressObserver) async throws -> KernelTree {
+        let repository: String
+        let name: String
+        if let request {
+            repository = try await userTree(request)
+            name = request
+        } else {
+            repository = try await importDebianTree(progress: progress)
+            name = "Debian linux-source-6.12"
+        }
+        let git = Git(directory: repository)
+        let baseRef: String
+        if let base {
+            baseRef = base
+        } else if let trailer = series?.baseCommit,
+                  try await git.tryRun(["cat-file", "-e", trailer + "^{commit}"]).succeeded {
+            baseRef = trailer
+        } else {
+            baseRef = "HEAD"
+        }
+        let resolved = try await git.tryRun(["rev-parse", "--verify", "--quiet", baseRef + "^{commit}"])
+        guard resolved.succeeded else {
+            throw NetrigError(phase: .prepareTree, blame: .usage, subject: "--base \(baseRef)",
+                              message: "no such commit in \(repository)")
+        }
+        let commit = resolved.standardOutput.trimmingWhitespace
+        let version = (try? await kernelVersion(repository: repository, commit: commit)) ?? "unknown"
+        return KernelTree(repository: repository, name: "\(name) (\(version))", baseCommit: commit, version: version)
+    }
+
+    func userTree(_ path: String) async throws -> String {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let git = Git(directory: absolute)
+        let top = try await git.tryRun(["rev-parse", "--show-toplevel"])
+        guard top.succeeded else {
+            throw NetrigError(phase: .prepareTree, blame: .usage, subject: "--tree \(path)",
+                              message: "not a git repository", details: top.standardError.lastLines(2))
+        }
+        let status = try await git.run(["status", "--porcelain", "--untracked-files=no"], phase: .prepareTree)
+        guard status.isEmpty else {
+            throw NetrigError(phase: .prepareTree, blame: .usage, subject: "--tree \(path)",
+                              message: "the tree has uncommitted changes; commit or stash them (netrig builds commits, never your checkout)",
+                              details: status.lastLines(5))
+        }
+        return top.standardOutput.trimmingWhitespace
+    }
+
+    /// Extracts Debian's tarball once into the cache and commits it (with `git add -f`: its `.gitignore`
+    /// ignores every top-level path). Works in a temporary directory and renames it into place, so an
+    /// interrupted import leaves nothing half-made.
+    func importDebianTree(progress: any ProgressObserver) async throws -> String {
+        let fm = FileManager.default
+        let target = directories.trees + "/debian-linux-source-6.12"
+        if fm.fileExists(atPath: target + "/.git"),
+           try await Git(directory: target).tryRun(["rev-parse", "--verify", "HEAD"]).succeeded {
+            return target
+        }
+        guard fm.fileExists(atPath: debianTarball) else {
+            throw NetrigError(phase: .prepareTree, blame: .infrastructure, subject: debianTarball,
+                              message: "Debian's kernel source is not installed", details: ["fix: apt-get install linux-source-6.12"])
+        }
+        try fm.createDirectory(atPath: directories.trees, withIntermediateDirectories: true)
+        let staging = directories.trees + "/.import-\(getpid())"
+        try? fm.removeItem(atPath: staging)
+        try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: staging) }
+        progress.status("importing \(debianTarball) into \(target) (once)")
+        let runner = HostCommandRunner()
+        let untar = try await runner.run(HostCommand("tar", ["-xf", debianTarball, "-C", staging, "--strip-components=1"]))
+        guard untar.succeeded else {
+            throw NetrigError(phase: .prepareTree, blame: .infrastructure, subject: debianTarball,
+                              message: "cannot extract", details: untar.standardError.lastLines(4))
+        }
+        let git = Git(directory: staging)
+        try await git.run(["init", "--quiet"], phase: .prepareTree)
+        try await git.run(["config", "gc.auto", "0"], phase: .prepareTree)
+        progress.status("importing: git add -f (about a minute)")
+        try await git.run(["add", "-f", "."], phase: .prepareTree)
+        let version = (try? String(contentsOfFile: staging + "/Makefile", encoding: .utf8)).map(Self.makefileVersion) ?? "6.12"
+        try await git.run(["commit", "--quiet", "-m", "Debian linux-source-6.12 \(version)"], phase: .prepareTree)
+        try? fm.removeItem(atPath: target)
+        try fm.moveItem(atPath: staging, toPath: target)
+        return target
+    }
+
+    static func makefileVersion(_ makefile: String) -> String {
+        var parts: [String: String] = [:]
+        for line in makefile.split(separator: "\n").prefix(10) {
+            let fields = line.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace }
+            if fields.count == 2 { parts[fields[0]] = fields[1] }
+        }
+        return [parts["VERSION"], parts["PATCHLEVEL"], parts["SUBLEVEL"]].compactMap { $0 }.joined(separator: ".")
+    }
+
+    func kernelVersion(repository: String, commit: String) async throws -> String {
+        let makefile = try await Git(directory: repository).run(["show", "\(commit):Makefile"], phase: .prepareTree)
+        return Self.makefileVersion(makefile)
+    }
+
+    /// The worktree netrig owns for a repository: created on first use, reset before each use.
+    public func worktree(for tree: KernelTree) async throws -> String {
+        let path = workRoot(for: tree) + "/src"
+        let fm = FileManager.default
+        let repo = Git(directory: tree.repository)
+        if fm.fileExists(atPath: path + "/.git") {
+            let wt = Git(directory: path)
+            _ = try await wt.tryRun(["am", "--abort"])
+            return path
+        }
+        try fm.createDirectory(atPath: workRoot(for: tree), withIntermediateDirectories: true)
+        _ = try await repo.tryRun(["worktree", "prune"])
+        try await repo.run(["worktree", "add", "--detach", "--force", path, tree.baseCommit], phase: .prepareTree)
+        return path
+    }
+
+    /// `cache/work/<name>-<hash of repository path>`: the worktree and the build outputs of one tree.
+    public func workRoot(for tree: KernelTree) -> String {
+        let base = URL(fileURLWithPath: tree.repository).lastPathComponent
+        return directories.work + "/\(base)-\(SHA256.hex(tree.repository).prefix(10))"
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import NetrigCore
+
+/// Text rendering of comparisons and runs for the terminal.
+enum ComparisonReport {
+    static func table(_ comparison: Comparison, baselineLabel: String = "baseline", patchedLabel: String = "patched") -> String {
+        var rows: [[String]] = [["metric", "unit", "\(baselineLabel) median (n, cv)", "\(patchedLabel) median (n, cv)", "delta",
+                                 "95% CI", "p", "verdict"]]
+        for metric in comparison.metrics {
+            rows.append([
+                metric.metric, metric.unit,
+                "\(number(metric.baselineMedian)) (\(metric.baseline.count), \(percent(Statistics.coefficientOfVariation(metric.baseline), signed: false)))",
+                "\(number(metric.patchedMedian)) (\(metric.patched.count), \(percent(Statistics.coefficientOfVariation(metric.patched), signed: false)))",
+                percent(metric.delta),
+                metric.interval.map { "[\(percent($0.lowerBound)), \(percent($0.upperBound))]" } ?? "-",
+                String(format: "%.3f", metric.pValue),
+                metric.verdict.rawValue,
+            ])
+        }
+        var text = align(rows)
+        if comparison.metrics.isEmpty { text += "no throughput samples\n" }
+        text += "leaks: \(comparison.newLeaks.count) new, \(comparison.persistingLeaks.count) persisting, \(comparison.goneLeaks.count) gone\n"
+        for leak in comparison.newLeaks {
+            text += "  NEW LEAK \(leak.fingerprint) (\(leak.size) bytes, comm \(leak.comm))\n"
+            for frame in leak.backtrace.prefix(8) { text += "      \(frame)\n" }
+        }
+        for leak in comparison.persistingLeaks { text += "  persisting: \(leak.fingerprint)\n" }
+        text += "splats: \(comparison.newSplats.count) new, \(comparison.preexistingSplats.count) pre-existing\n"
+        for splat in comparison.newSplats { text += "  NEW \(splat.kind.rawValue): \(splat.title)\n" }
+        for splat in comparison.preexistingSplats { text += "  pre-existing \(splat.kind.rawValue): \(splat.title)\n" }
+        return text
+    }
+
+    static func align(_ rows: [[String]]) -> String {
+        guard let columns = rows.first?.count else { return "" }
+        let widths = (0..<columns).map { c in rows.map { $0[c].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { c, cell in cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingWhitespace
+        }.joined(separator: "\n") + "\n"
+    }
+
+    static func number(_ value: Double) -> String {
+        value.isNaN ? "-" : String(format: abs(value) >= 100 ? "%.1f" : "%.3f", value)
+    }
+
+    static func percent(_ value: Double, signed: Bool = true) -> String {
+        guard value.isFinite else { return "-" }
+        return String(format: signed ? "%+.2f%%" : "%.2f%%", value * 100)
+    }
+
+    static func header(_ run: StoredRun) -> String {
+        let boot = run.boots.first
+        var text = "run \(run.summary.id): '\(run.summary.seriesTitle)'"
+        if let series = run.series { text += " (\(series.patches.count) patch\(series.patches.count == 1 ? "" : "es"), v\(series.revision))" }
+        text += "\n  tree \(run.summary.treeName) at \(run.summary.baseCommit.prefix(12)), config \(run.summary.configName), "
+        text += "NIC \(run.summary.nic), workload \(run.summary.workload)"
+        if let boot { text += ", \(boot.accelerator.rawValue.uppercased()), \(boot.clock.rawValue) clock, kmemleak \(boot.kmemleak ? "on" : "off")" }
+        text += "\n"
+        for build in run.builds {
+            text += "  \(build.side.rawValue) kernel \(build.commit.prefix(12)): "
+            text += build.cached ? "cached" : "built in \(TerminalProgress.duration(build.buildSeconds))"
+            if let ratio = build.ccacheHitRatio { text += String(format: ", ccache hits %.0f%%", ratio * 100) }
+            text += "\n"
+        }
+        for boot in run.boots {
+            text += "  \(boot.side.rawValue) boot: SSH after \(String(format: "%.1f", boot.bootSeconds)) s"
+            if let reason = boot.unsupportedReason { text += ", workload unsupported: \(reason)" }
+            text += "\n"
+        }
+        if !run.phases.isEmpty {
+            text += "  phases: " + run.phases.map { "\($0.phase.rawValue) \(TerminalProgress.duration($0.seconds))\($0.outcome == .failed ? " (failed)" : "")" }
+                .joined(separator: ", ") + "\n"
+        }
+        return text
+    }
+}

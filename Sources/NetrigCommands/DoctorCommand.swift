@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import GuestVM
+import HostCommands
+import Libvirt
+import NetrigCore
+
+/// One prerequisite: whether it holds, what was seen, and the one-line fix when it does not.
+struct Check {
+    var name: String
+    var ok: Bool
+    var detail: String
+    var fix: String
+}
+
+struct DoctorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "doctor",
+                                                    abstract: "Check prerequisites and probe KVM; print a fix for each problem.")
+
+    @OptionGroup var global: GlobalOptions
+
+    /// Debian packages netrig needs on this machine.
+    static let packages = [
+        "libvirt-daemon-system", "libvirt-dev", "qemu-system-x86", "qemu-utils", "libssh-dev", "libsqlite3-dev",
+        "mmdebstrap", "ccache", "linux-source-6.12", "build-essential", "flex", "bison", "libelf-dev", "libssl-dev", "bc",
+        "cpio", "e2fsprogs", "openssh-client", "git",
+    ]
+
+    func run() async throws {
+        let checks = await Self.checks(uri: global.libvirtURI, directories: global.directories)
+        for check in checks {
+            print("\(check.ok ? "ok  " : "FAIL") \(check.name): \(check.detail)")
+            if !check.ok { print("     fix: \(check.fix)") }
+        }
+        let failed = checks.filter { !$0.ok }.count
+        print(failed == 0 ? "all \(checks.count) checks passed" : "\(failed) of \(checks.count) checks failed")
+        if failed > 0 { throw ExitWithVerdict(code: 1) }
+    }
+
+    static func checks(uri: String, directories: NetrigDirectories) async -> [Check] {
+        let runner = HostCommandRunner()
+        var checks: [Check] = []
+        let query = try? await runner.run(HostCommand("dpkg-query", ["-W", "-f", "${Package} ${db:Status-Status}\n"] + packages))
+        let installed = Set((query?.standardOutput ?? "").split(separator: "\n").filter { $0.hasSuffix(" installed") }
+            .map { String($0.split(separator: " ")[0]) })
+        let missing = packages.filter { !installed.contains($0) }
+        checks.append(Check(name: "Debian packages", ok: missing.isEmpty,
+                            detail: missing.isEmpty ? "\(packages.count) installed" : "missing: \(missing.joined(separator: " "))",
+                            fix: "apt-get install -y \(missing.joined(separator: " "))"))
+        for daemon in ["virtlogd", "libvirtd"] where uri.hasPrefix("qemu:///") {
+            let running = (try? await runner.run(HostCommand("pgrep", ["-x", daemon])))?.succeeded ?? false
+            checks.append(Check(name: daemon, ok: running, detail: running ? "running" : "not running", fix: "\(daemon) -d"))
+        }
+        do {
+            let connection = try await LibvirtConnection(uri: uri)
+            let version = try await connection.libraryVersion()
+            let qemu = try await connection.hypervisorVersion()
+            await connection.close()
+            checks.append(Check(name: "libvirt \(uri)", ok: true, detail: "libvirt \(version), QEMU \(qemu)", fix: ""))
+        } catch {
+            checks.append(Check(name: "libvirt \(uri)", ok: false, detail: "\(error)", fix: "virtlogd -d; libvirtd -d (or check --libvirt-uri)"))
+        }
+        let qemuConf = (try? String(contentsOfFile: "/etc/libvirt/qemu.conf", encoding: .utf8)) ?? ""
+        let asRoot = qemuConf.split(separator: "\n").contains { $0.trimmingWhitespace == "user = \"root\"" }
+        if uri.hasPrefix("qemu:///") {
+            checks.append(Check(name: "QEMU runs as root", ok: asRoot, detail: asRoot ? "user = \"root\" in qemu.conf" : "guests cannot read kernels under \(directories.cache)",
+                                fix: "add user = \"root\" and group = \"root\" to /etc/libvirt/qemu.conf and restart libvirtd"))
+        }
+        let kernel = (try? FileManager.default.contentsOfDirectory(atPath: directories.kernels))?
+            .map { directories.kernels + "/\($0)/bzImage" }.first { FileManager.default.fileExists(atPath: $0) }
+        let probe = await QEMUAcceleratorProbe().probe(kernel: kernel)
+        checks.append(Check(name: "accelerator", ok: true, detail: "\(probe.accelerator.rawValue.uppercased()): \(probe.reason)", fix: ""))
+        let free = Self.freeGiB(directories.cache)
+        checks.append(Check(name: "disk space", ok: free >= 15, detail: String(format: "%.0f GiB free for %@", free, directories.cache),
+                            fix: "free at least 15 GiB (a kernel build tree, ccache and images need it), or set NETRIG_CACHE_DIR"))
+        let swift = (try? await runner.run(HostCommand("swift", ["--version"])))?.standardOutput.lastLines(99).first ?? ""
+        checks.append(Check(name: "Swift", ok: swift.contains("Swift version 6"), detail: swift.isEmpty ? "not found" : swift,
+                            fix: "install a Swift 6 toolchain"))
+        return checks
+    }
+
+    static func freeGiB(_ path: String) -> Double {
+        var url = URL(fileURLWithPath: path)
+        while !FileManager.default.fileExists(atPath: url.path), url.path != "/" { url.deleteLastPathComponent() }
+        let attributes = try? FileManager.default.attributesOfFileSystem(forPath: url.path)
+        let bytes = (attributes?[.systemFreeSize] as? NSNumber)?.doubleValue ?? 0
+        return bytes / 1_073_741_824
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import NetrigCore
+
+/// Where netrig's data files live (kconfigs/, workloads/, images/, examples/): `NETRIG_HOME`, else the
+/// first folder holding `kconfigs/` above the executable (a checkout's `.build/debug/netrig`), else the
+/// current directory.
+public struct ProjectLayout: Sendable {
+    public var root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) -> ProjectLayout {
+        if let home = environment["NETRIG_HOME"] { return ProjectLayout(root: home) }
+        let fm = FileManager.default
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            if fm.fileExists(atPath: url.appendingPathComponent("kconfigs").path) { return ProjectLayout(root: url.path) }
+            url.deleteLastPathComponent()
+        }
+        return ProjectLayout(root: fm.currentDirectoryPath)
+    }
+
+    public var kconfigs: String { root + "/kconfigs" }
+    public var workloads: String { root + "/workloads" }
+    public var images: String { root + "/images" }
+    public var defaultImage: String { images + "/debian-bookworm" }
+    public var defaultSeries: String { root + "/examples/page-pool-comments.mbox" }
+}
+
+/// Options every command that touches the store or libvirt shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "SQLite store file (default: $XDG_DATA_HOME/netrig/netrig.sqlite).")
+    var store: String?
+
+    @Option(name: .long, help: "libvirt connection URI; qemu+ssh://host/system runs guests on another host.")
+    var libvirtURI: String = ProcessInfo.processInfo.environment["NETRIG_LIBVIRT_URI"] ?? "qemu:///system"
+
+    var directories: NetrigDirectories { NetrigDirectories(environment: ProcessInfo.processInfo.environment) }
+    var storePath: String { store ?? ProcessInfo.processInfo.environment["NETRIG_STORE"] ?? directories.defaultStore }
+}
+
+/// Errors shown to the user end the process with the verdict's exit code.
+struct ExitWithVerdict: Error {
+    var code: Int32
+}

@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import GuestVM
+import KernelBuild
+import NetrigCore
+import RunStore
+import Workloads
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Apply a series, build baseline and patched kernels, boot them, run a workload, compare.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "The patch series: an mbox as git format-patch or b4 writes it (default: the example in examples/).")
+    var series: String?
+
+    @Option(help: "A local kernel git tree (default: Debian's linux-source-6.12, imported once into the cache).")
+    var tree: String?
+
+    @Option(help: "Base commit of the series in the tree (default: the series' base-commit trailer, else HEAD).")
+    var base: String?
+
+    @Option(help: "Named config from kconfigs/.")
+    var config: String = "default"
+
+    @Option(help: "NIC model under test: \(NICModel.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var nic: String = NICModel.virtioNet.rawValue
+
+    @Option(help: "Workload from workloads/.")
+    var workload: String = "msg_zerocopy"
+
+    @Option(name: [.customShort("n"), .long], help: "Repetitions of each workload mode per side.")
+    var repetitions: Int = 3
+
+    @Flag(help: "Do not boot with kmemleak and do not scan for leaks.")
+    var noLeakCheck = false
+
+    @Option(help: "Measurement clock: virtual (QEMU icount, TCG only) or real. Default: virtual under TCG, real under KVM.")
+    var clock: String?
+
+    @Option(help: "Accelerator: kvm or tcg (default: probe KVM, fall back to TCG).")
+    var accel: String?
+
+    @Option(help: "Guest memory in MiB.")
+    var memory: Int = 1024
+
+    @Option(help: "Guest vCPUs.")
+    var vcpus: Int = 2
+
+    @Flag(help: "Leave the guests running after the run (for netrig ssh / virsh).")
+    var keep = false
+
+    func run() async throws {
+        let layout = ProjectLayout.locate()
+        let progress = TerminalProgress()
+        let seriesPath = series ?? layout.defaultSeries
+        guard let nicModel = NICModel(rawValue: nic) else {
+            throw ValidationError("unknown NIC '\(nic)'; choose one of \(NICModel.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
+        let clockChoice = try clock.map { value -> MeasurementClock in
+            guard let choice = MeasurementClock(rawValue: value) else { throw ValidationError("--clock must be virtual or real") }
+            return choice
+        }
+        let accelChoice = try accel.map { value -> Accelerator in
+            guard let choice = Accelerator(rawValue: value) else { throw ValidationError("--accel must be kvm or tcg") }
+            return choice
+        }
+        let plan = RunPlan(treeRequest: tree, baseRequest: base, seriesPath: seriesPath, configName: config, nic: nicModel,
+                           workload: workload, repetitions: repetitions, leakCheck: !noLeakCheck, clock: clockChoice,
+                           accelerator: accelChoice, memoryMiB: memory, vcpus: vcpus,
+                           commandLine: ["netrig"] + CommandLine.arguments.dropFirst())
+
+        let parsedSeries: Series
+        let workloadDefinition: WorkloadDefinition
+        do {
+            guard let data = FileManager.default.contents(atPath: seriesPath) else {
+                throw NetrigError(phase: .applySeries, blame: .usage, subject: seriesPath, message: "cannot read the series file")
+            }
+            parsedSeries = try MboxParser.parse(String(decoding: data, as: UTF8.self), source: seriesPath)
+            workloadDefinition = try WorkloadCatalog(directory: layout.workloads).load(workload)
+        } catch let error as NetrigError {
+            FileHandle.standardError.write(Data("netrig: \(error)\n".utf8))
+            throw ExitWithVerdict(code: error.blame == .infrastructure ? Verdict.error.exitCode : Verdict.fail.exitCode)
+        }
+
+        let directories = global.directories
+        let store = try SQLiteRunStore(path: global.storePath)
+        let engine = RunEngine(
+            kernel: LocalKernelPipeline(directories: directories, kconfigDirectory: layout.kconfigs, progress: progress),
+            images: RecipeImageProvider(recipeDirectory: layout.defaultImage, directories: directories),
+            accelerators: QEMUAcceleratorProbe(),
+            guests: LibvirtGuestLauncher(uri: global.libvirtURI, privateKey: directories.sshKey, keep: keep, progress: progress),
+            workloads: GuestWorkloadRunner(progress: progress),
+            collector: KernelCollector(),
+            store: store,
+            progress: progress,
+            clock: { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
+            timestamp: { SQLiteRunStore.timestamp() },
+            workDirectory: { run, side in directories.runs + "/\(run)/\(side.rawValue)" })
+
+        progress.note("series: '\(parsedSeries.title)', \(parsedSeries.patches.count) patch(es) from \(seriesPath)")
+        let outcome = try await SignalCancellation.run { try await engine.run(plan: plan, series: parsedSeries, workload: workloadDefinition) }
+        if let stored = try await store.loadRun(outcome.run) {
+            print(ComparisonReport.header(stored), terminator: "")
+        }
+        if let comparison = outcome.comparison {
+            print(ComparisonReport.table(comparison), terminator: "")
+        }
+        if let error = outcome.error {
+            print("error: \(error)")
+            print("the run is stored as failed in phase \(error.phase.rawValue): netrig runs / netrig show \(outcome.run)")
+        }
+        print("verdict: \(outcome.verdict.rawValue) (run \(outcome.run), store \(global.storePath))")
+        if outcome.verdict != .pass { throw ExitWithVerdict(code: outcome.verdict.exitCode) }
+    }
+}
+
+/// Turns SIGINT and SIGTERM into task cancellation, so every phase tears down what it started (guests,
+/// child processes, temporary files) and the run is stored as interrupted.
+enum SignalCancellation {
+    static func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let task = Task { try await body() }
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                FileHandle.standardError.write(Data("\nnetrig: signal \(number), stopping: tearing down guests and processes\n".utf8))
+                task.cancel()
+            }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+        return try await task.value
+    }
+}

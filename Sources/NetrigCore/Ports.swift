@@ -1,0 +1,60 @@
+/// The kernel side of a run: find the tree, apply the series, configure and build.
+public protocol KernelPipeline: Sendable {
+    /// Imports or locates the tree and resolves the base commit.
+    func prepareTree(request: String?, base: String?, series: Series) async throws -> KernelTree
+    /// Applies the series with `git am` in netrig's worktree; throws naming the first patch that fails.
+    func apply(_ series: Series, on tree: KernelTree) async throws -> AppliedSeries
+    /// Reads a named config from `kconfigs/`.
+    func configSpec(named name: String) throws -> KernelConfigSpec
+    /// Builds (or finds in the cache) the kernel and programs for one side, proving the config held.
+    func build(_ request: BuildRequest, progress: any ProgressObserver) async throws -> KernelArtifact
+}
+
+/// The guest root filesystem.
+public protocol ImageProvider: Sendable {
+    /// Builds the image from its recipe unless the cache has it; returns its path.
+    func prepareImage(progress: any ProgressObserver) async throws -> String
+}
+
+/// Decides between KVM and TCG.
+public protocol AcceleratorProbe: Sendable {
+    /// Boots `kernel` briefly with KVM; KVM only when it gets that far, TCG otherwise.
+    func probe(kernel: String?) async -> (accelerator: Accelerator, reason: String)
+}
+
+/// Where runs are kept. SQLite serves one machine; the protocol lets PostgreSQL serve a fleet.
+public protocol RunRecorder: Sendable {
+    func createRun(plan: RunPlan, startedAt: String) async throws -> RunID
+    func recordTree(_ run: RunID, tree: KernelTree) async throws
+    func recordSeries(_ run: RunID, series: Series, applied: AppliedSeries?) async throws
+    func recordPhase(_ run: RunID, _ phase: PhaseRecord) async throws
+    func recordBuild(_ run: RunID, _ artifact: KernelArtifact) async throws
+    func recordBoot(_ run: RunID, _ boot: BootRecord, samples: [Sample], collected: Collected) async throws
+    func finishRun(_ run: RunID, status: RunStatus, verdict: Verdict, error: NetrigError?) async throws
+}
+
+/// Read side of the store.
+public protocol RunQueries: Sendable {
+    func listRuns(limit: Int) async throws -> [RunSummary]
+    func loadRun(_ id: RunID) async throws -> StoredRun?
+}
+
+public typealias RunStore = RunRecorder & RunQueries
+
+/// Progress of long steps. The engine prints nothing itself; the command line renders these.
+public protocol ProgressObserver: Sendable {
+    func phaseStarted(_ phase: Phase, detail: String)
+    func phaseFinished(_ phase: Phase, seconds: Double, outcome: PhaseRecord.Outcome)
+    /// A live status line within a phase ("CC net/core/page_pool.o (1234 objects, 05:12)").
+    func status(_ line: String)
+    func note(_ line: String)
+}
+
+/// A progress observer that discards everything.
+public struct SilentProgress: ProgressObserver {
+    public init() {}
+    public func phaseStarted(_ phase: Phase, detail: String) {}
+    public func phaseFinished(_ phase: Phase, seconds: Double, outcome: PhaseRecord.Outcome) {}
+    public func status(_ line: String) {}
+    public func note(_ line: String) {}
+}

@@ -1,0 +1,58 @@
+extension StringProtocol {
+    /// The string without leading and trailing spaces, tabs and newlines.
+    public var trimmingWhitespace: String {
+        var slice = Substring(self)
+        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
+        while let last = slice.last, last.isWhitespace { slice.removeLast() }
+        return String(slice)
+    }
+
+    /// The last `count` lines, for console tails and log excerpts.
+    public func lastLines(_ count: Int) -> [String] {
+        let lines = String(self).split(maxSplits: Int.max, omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" }).map(String.init)
+        let trimmed = lines.last == "" ? Array(lines.dropLast()) : lines
+        return Array(trimmed.suffix(count))
+    }
+}
+
+/// Quoting for a POSIX shell, used only to hand an argv to a guest's `sh -c` over SSH.
+public enum ShellQuote {
+    public static func quote(_ word: String) -> String {
+        let safe = word.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }
+        if safe, !word.isEmpty { return word }
+        return "'" + word.replacingAll("'", with: "'\\''") + "'"
+    }
+
+    public static func join(_ argv: [String]) -> String {
+        argv.map(quote).joined(separator: " ")
+    }
+}
+
+extension String {
+    /// Replaces every occurrence of `target` (Foundation-free).
+    public func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = Substring(self)
+        while let range = rest.range(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}
+
+extension Substring {
+    func range(of target: String) -> Range<Substring.Index>? {
+        guard !target.isEmpty, target.count <= count else { return nil }
+        var start = startIndex
+        while start < endIndex {
+            if self[start...].hasPrefix(target) {
+                return start..<index(start, offsetBy: target.count)
+            }
+            start = index(after: start)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,147 @@
+/// How a workload's NICs are wired.
+public enum Topology: String, Sendable, Codable {
+    /// One guest, two NICs of the same model back to back; one end in a network namespace.
+    case loop
+}
+
+/// How a number is pulled out of a step's output.
+public struct MetricSpec: Sendable, Codable, Equatable {
+    public enum Stream: String, Sendable, Codable { case stdout, stderr }
+    public var name: String
+    public var unit: String
+    /// Which step's output: "client" or "server".
+    public var step: String
+    public var stream: Stream
+    /// A regular expression whose first capture group is the number.
+    public var pattern: String
+    /// Multiply the captured number by this (sends × bytes per send → MiB).
+    public var scale: Double
+    /// Divide the captured number by the workload's duration (MB → MB/s).
+    public var perSecond: Bool
+    /// true when bigger is better (throughput); false for costs (CPU per MB).
+    public var higherIsBetter: Bool
+
+    public init(name: String, unit: String, step: String, stream: Stream, pattern: String, scale: Double = 1,
+                perSecond: Bool, higherIsBetter: Bool = true) {
+        self.scale = scale
+        self.name = name
+        self.unit = unit
+        self.step = step
+        self.stream = stream
+        self.pattern = pattern
+        self.perSecond = perSecond
+        self.higherIsBetter = higherIsBetter
+    }
+}
+
+/// One variant of a workload (MSG_ZEROCOPY on or off), each measured as its own metric set.
+public struct WorkloadMode: Sendable, Codable, Equatable {
+    public var name: String
+    /// Extra arguments for the client and server steps.
+    public var clientArguments: [String]
+    public var serverArguments: [String]
+
+    public init(name: String, clientArguments: [String], serverArguments: [String] = []) {
+        self.name = name
+        self.clientArguments = clientArguments
+        self.serverArguments = serverArguments
+    }
+}
+
+/// A workload as declared in `workloads/NAME.toml`.
+public struct WorkloadDefinition: Sendable, Codable, Equatable {
+    public var name: String
+    public var summary: String
+    public var topology: Topology
+    public var nics: [NICModel]
+    /// Symbols the kernel must have (`CONFIG_NET_NS`).
+    public var requiredSymbols: [String]
+    public var programs: [GuestProgram]
+    /// Seconds each client run lasts (in guest time).
+    public var duration: Int
+    public var timeout: Duration
+    /// argv templates; `{program}` names, `{duration}`, `{local_ip}`, `{peer_ip}`, `{local_if}`, `{peer_if}` are filled in.
+    public var server: [String]
+    public var client: [String]
+    public var modes: [WorkloadMode]
+    public var metrics: [MetricSpec]
+    /// Output patterns that mean "this NIC or kernel cannot do it", with the reason to report.
+    public var unsupported: [UnsupportedPattern]
+
+    public init(name: String, summary: String, topology: Topology, nics: [NICModel], requiredSymbols: [String],
+                programs: [GuestProgram], duration: Int, timeout: Duration, server: [String], client: [String],
+                modes: [WorkloadMode], metrics: [MetricSpec], unsupported: [UnsupportedPattern]) {
+        self.name = name
+        self.summary = summary
+        self.topology = topology
+        self.nics = nics
+        self.requiredSymbols = requiredSymbols
+        self.programs = programs
+        self.duration = duration
+        self.timeout = timeout
+        self.server = server
+        self.client = client
+        self.modes = modes
+        self.metrics = metrics
+        self.unsupported = unsupported
+    }
+}
+
+public struct UnsupportedPattern: Sendable, Codable, Equatable {
+    public var pattern: String
+    public var reason: String
+
+    public init(pattern: String, reason: String) {
+        self.pattern = pattern
+        self.reason = reason
+    }
+}
+
+/// One measured value.
+public struct Sample: Sendable, Codable, Equatable {
+    public var side: Side
+    public var workload: String
+    public var nic: NICModel
+    /// "msg_zerocopy/zerocopy:throughput": workload mode and metric.
+    public var metric: String
+    public var unit: String
+    public var repetition: Int
+    public var value: Double
+    public var higherIsBetter: Bool
+
+    public init(side: Side, workload: String, nic: NICModel, metric: String, unit: String, repetition: Int,
+                value: Double, higherIsBetter: Bool) {
+        self.side = side
+        self.workload = workload
+        self.nic = nic
+        self.metric = metric
+        self.unit = unit
+        self.repetition = repetition
+        self.value = value
+        self.higherIsBetter = higherIsBetter
+    }
+}
+
+/// What running a workload on one guest produced.
+public struct WorkloadOutcome: Sendable, Equatable {
+    public enum Status: Sendable, Equatable {
+        case completed
+        case unsupported(reason: String)
+    }
+    public var status: Status
+    public var samples: [Sample]
+    /// The raw output of every step, for the run's logs.
+    public var transcript: String
+
+    public init(status: Status, samples: [Sample], transcript: String) {
+        self.status = status
+        self.samples = samples
+        self.transcript = transcript
+    }
+}
+
+/// Runs a workload on a booted guest.
+public protocol WorkloadExecutor: Sendable {
+    func run(_ workload: WorkloadDefinition, side: Side, nic: NICModel, programs: [String: String],
+             repetitions: Int, on guest: any GuestSession) async throws -> WorkloadOutcome
+}

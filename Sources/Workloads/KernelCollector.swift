@@ -1,0 +1,35 @@
+import NetrigCore
+
+/// Collects what a kernel leaves behind after a workload: kmemleak reports and splats in dmesg.
+public struct KernelCollector: GuestCollector {
+    public init() {}
+
+    public func prepare(on guest: any GuestSession, kmemleak: Bool) async throws {
+        guard kmemleak else { return }
+        let clear = try await guest.runScript("echo clear > /sys/kernel/debug/kmemleak", timeout: .seconds(120))
+        guard clear.exitStatus == 0 else {
+            throw NetrigError(phase: .testBaseline, blame: .infrastructure, subject: "guest \(guest.name)",
+                              message: "kmemleak is not available (kernel built without DEBUG_KMEMLEAK, or booted without kmemleak=on)",
+                              details: clear.standardError.lastLines(2))
+        }
+    }
+
+    /// Waits for deferred frees (objects younger than 5 s are never reported), scans twice and reads the
+    /// reports; then reads dmesg.
+    public func collect(on guest: any GuestSession, side: Side, kmemleak: Bool) async throws -> Collected {
+        var leaks: [Leak] = []
+        if kmemleak {
+            let scan = """
+            sleep 6
+            echo scan > /sys/kernel/debug/kmemleak
+            sleep 1
+            echo scan > /sys/kernel/debug/kmemleak
+            cat /sys/kernel/debug/kmemleak
+            """
+            let output = try await guest.runScript(scan, timeout: .seconds(600))
+            leaks = KmemleakParser.parse(output.standardOutput, side: side)
+        }
+        let dmesg = try await guest.run(["dmesg"], timeout: .seconds(60))
+        return Collected(leaks: leaks, splats: SplatDetector.detect(dmesg.standardOutput, side: side), dmesg: dmesg.standardOutput)
+    }
+}

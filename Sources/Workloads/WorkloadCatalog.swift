@@ -1,0 +1,77 @@
+import Foundation
+import NetrigCore
+import TOMLKit
+
+/// The workloads in `workloads/`: one TOML file each, read as data.
+public struct WorkloadCatalog: Sendable {
+    public var directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    public func names() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".toml") }.map { String($0.dropLast(5)) }.sorted()
+    }
+
+    public func load(_ name: String) throws -> WorkloadDefinition {
+        let path = directory + "/\(name).toml"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw NetrigError(phase: .configure, blame: .usage, subject: "--workload \(name)",
+                              message: "no such workload; known: \(names().joined(separator: ", "))")
+        }
+        return try Self.parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws -> WorkloadDefinition {
+        func fail(_ message: String) -> NetrigError {
+            NetrigError(phase: .configure, blame: .usage, subject: path, message: message)
+        }
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch { throw fail("not valid TOML: \(error)") }
+        func string(_ t: TOMLTable, _ key: String) throws -> String {
+            guard let value = t[key]?.string else { throw fail("missing string '\(key)'") }
+            return value
+        }
+        func strings(_ t: TOMLTable, _ key: String) -> [String] {
+            t[key]?.array?.compactMap { $0.string } ?? []
+        }
+        func tables(_ key: String) -> [TOMLTable] {
+            table[key]?.array?.compactMap { $0.table } ?? []
+        }
+        let topologyName = try string(table, "topology")
+        guard let topology = Topology(rawValue: topologyName) else { throw fail("unknown topology '\(topologyName)'") }
+        let nics = try strings(table, "nics").map { name -> NICModel in
+            guard let model = NICModel(rawValue: name) else { throw fail("unknown NIC '\(name)'") }
+            return model
+        }
+        let programs = try tables("programs").map { t in
+            GuestProgram(name: try string(t, "name"), sources: strings(t, "sources"), libraries: strings(t, "libraries"))
+        }
+        let modes = try tables("modes").map { t in
+            WorkloadMode(name: try string(t, "name"), clientArguments: strings(t, "client_args"), serverArguments: strings(t, "server_args"))
+        }
+        let metrics = try tables("metrics").map { t -> MetricSpec in
+            let streamName = t["stream"]?.string ?? "stdout"
+            guard let stream = MetricSpec.Stream(rawValue: streamName) else { throw fail("unknown stream '\(streamName)'") }
+            let pattern = try string(t, "pattern")
+            do { _ = try Regex(pattern) } catch { throw fail("metric pattern '\(pattern)' is not a regular expression: \(error)") }
+            return MetricSpec(name: try string(t, "name"), unit: try string(t, "unit"), step: t["step"]?.string ?? "client",
+                              stream: stream, pattern: pattern, scale: t["scale"]?.double ?? Double(t["scale"]?.int ?? 1), perSecond: t["per_second"]?.bool ?? false,
+                              higherIsBetter: t["higher_is_better"]?.bool ?? true)
+        }
+        guard !metrics.isEmpty else { throw fail("declares no metrics") }
+        let unsupported = try tables("unsupported").map { t in
+            UnsupportedPattern(pattern: try string(t, "pattern"), reason: try string(t, "reason"))
+        }
+        let client = strings(table, "client")
+        guard !client.isEmpty else { throw fail("declares no client step") }
+        return WorkloadDefinition(
+            name: try string(table, "name"), summary: table["summary"]?.string ?? "", topology: topology, nics: nics,
+            requiredSymbols: strings(table, "requires"), programs: programs, duration: table["duration"]?.int ?? 2,
+            timeout: .seconds(table["timeout"]?.int ?? 120), server: strings(table, "server"), client: client,
+            modes: modes.isEmpty ? [WorkloadMode(name: "default", clientArguments: [])] : modes,
+            metrics: metrics, unsupported: unsupported)
+    }
+}

@@ -1,0 +1,3 @@
+import NetrigCommands
+
+await Netrig.entry()

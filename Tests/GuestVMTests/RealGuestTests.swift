@@ -1,0 +1,85 @@
+import Foundation
+import Libvirt
+import NetrigCore
+import NetrigTestSupport
+import Testing
+@testable import GuestVM
+@testable import Workloads
+
+/// Real kernels booted by real libvirt and QEMU, reached over real SSH.
+@Suite(.serialized, .enabled(if: HostFixtures.enabled)) struct RealGuestTests {
+    let fixtures = HostFixtures.shared
+
+    func spec(_ name: String, extra: [String] = [], nic: NICModel = .virtioNet, timeout: Duration = .seconds(180)) async throws -> GuestSpec {
+        let kernel = try await fixtures.defaultKernel()
+        let image = try await fixtures.guestImage()
+        return GuestSpec(name: name, kernelImage: kernel.kernelImage, rootImage: image, extraCommandLine: extra, memoryMiB: 1024,
+                         vcpus: 2, testNICs: [nic, nic], accelerator: .tcg, clock: .real,
+                         workDirectory: fixtures.scratchDirectory(name), bootTimeout: timeout)
+    }
+
+    @Test func bootsToSSHAndLeavesNothingBehind() async throws {
+        let spec = try await spec("boot")
+        let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
+        let (release, udmabuf, drivers) = try await launcher.withGuest(spec) { guest in
+            let release = try await guest.run(["uname", "-r"], timeout: .seconds(30)).standardOutput.trimmingWhitespace
+            let udmabuf = try await guest.run(["test", "-c", "/dev/udmabuf"], timeout: .seconds(30)).exitStatus
+            let drivers = try await guest.runScript("for d in /sys/class/net/eth*; do basename $(readlink $d/device/driver); done", timeout: .seconds(30))
+            #expect(guest.bootSeconds > 0)
+            return (release, udmabuf, drivers.standardOutput)
+        }
+        #expect(release.hasPrefix("6.12"))
+        #expect(udmabuf == 0, "/dev/udmabuf exists in the guest")
+        #expect(drivers.split(separator: "\n") == ["virtio_net", "virtio_net"])
+        let console = try String(contentsOfFile: spec.workDirectory + "/console.log", encoding: .utf8)
+        #expect(console.contains("netrig: ssh ready"))
+        #expect(!FileManager.default.fileExists(atPath: spec.workDirectory + "/disk.qcow2"), "the disk overlay is removed")
+        let connection = try await LibvirtConnection(uri: fixtures.libvirtURI)
+        let active = try await connection.activeDomainNames()
+        await connection.close()
+        #expect(!active.contains { $0.hasPrefix("netrig-boot-\(getpid())") }, "the domain is destroyed")
+    }
+
+    @Test func panicAtBootIsReportedWithTheConsole() async throws {
+        // init=/bin/false makes PID 1 exit at once: "Kernel panic - not syncing: Attempted to kill init!"
+        let spec = try await spec("panic", extra: ["init=/bin/false"], timeout: .seconds(120))
+        let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
+        do {
+            _ = try await launcher.withGuest(spec) { _ in Issue.record("a guest whose init exits reached SSH") }
+        } catch let error as NetrigError {
+            #expect(error.message == "the kernel panicked during boot")
+            #expect(error.subject == "guest panic")
+            #expect(error.blame == .series)
+            #expect(error.details.contains { $0.contains("Kernel panic - not syncing") })
+        }
+        let connection = try await LibvirtConnection(uri: fixtures.libvirtURI)
+        let active = try await connection.activeDomainNames()
+        await connection.close()
+        #expect(!active.contains { $0.hasPrefix("netrig-panic-\(getpid())") })
+    }
+
+    @Test func acceleratorProbeDecidesWithARealKernel() async throws {
+        let kernel = try await fixtures.defaultKernel()
+        let start = ContinuousClock.now
+        let result = await QEMUAcceleratorProbe(timeout: .seconds(6)).probe(kernel: kernel.kernelImage)
+        #expect(ContinuousClock.now - start < .seconds(15), "the probe gives up quickly when KVM hangs")
+        #expect(!result.reason.isEmpty)
+    }
+
+    @Test func msgZerocopyRunsOverE1000e() async throws {
+        let spec = try await spec("e1000e", nic: .e1000e)
+        let kernel = try await fixtures.defaultKernel()
+        let workload = try WorkloadCatalog(directory: fixtures.repository + "/workloads").load("msg_zerocopy")
+        let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
+        let outcome = try await launcher.withGuest(spec) { guest in
+            try await guest.upload(kernel.programs["msg_zerocopy"]!, to: "/root/netrig/msg_zerocopy", mode: 0o755)
+            return try await GuestWorkloadRunner().run(workload, side: .baseline, nic: .e1000e,
+                                                       programs: ["msg_zerocopy": "/root/netrig/msg_zerocopy"],
+                                                       repetitions: 1, on: guest)
+        }
+        #expect(outcome.status == .completed)
+        #expect(outcome.samples.map(\.metric) == ["copy/throughput", "zerocopy/throughput"])
+        #expect(outcome.samples.allSatisfy { $0.value > 0 && $0.nic == .e1000e })
+        #expect(outcome.transcript.contains("(e1000e)"), "the traffic crossed the e1000e driver")
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import HostCommands
+import Testing
+@testable import KernelBuild
+@testable import NetrigCore
+
+/// `git am` for real, in a small repository made for each test.
+@Suite struct SeriesApplierTests {
+    func makeRepository() async throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-git-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let lines = (1...20).map { "line \($0)" }.joined(separator: "\n") + "\n"
+        try lines.write(toFile: directory + "/a.c", atomically: true, encoding: .utf8)
+        try lines.write(toFile: directory + "/b.c", atomically: true, encoding: .utf8)
+        let git = Git(directory: directory)
+        try await git.run(["init", "--quiet"], phase: .prepareTree)
+        try await git.run(["add", "."], phase: .prepareTree)
+        try await git.run(["commit", "--quiet", "-m", "base"], phase: .prepareTree)
+        return directory
+    }
+
+    func change(_ file: String, line: Int, from old: String, to new: String) -> String {
+        """
+        diff --git a/\(file) b/\(file)
+        --- a/\(file)
+        +++ b/\(file)
+        @@ -\(line),1 +\(line),1 @@
+        -\(old)
+        +\(new)
+        """
+    }
+
+    @Test func appliesEachPatchAsACommit() async throws {
+        let repo = try await makeRepository()
+        defer { try? FileManager.default.removeItem(atPath: repo) }
+        let base = try await Git(directory: repo).run(["rev-parse", "HEAD"], phase: .applySeries)
+        let text = mail("[PATCH 1/2] first", diff: change("a.c", line: 3, from: "line 3", to: "line three"))
+            + mail("[PATCH 2/2] second", diff: change("b.c", line: 5, from: "line 5", to: "line five"))
+        let series = try MboxParser.parse(text, source: "s")
+        let applied = try await SeriesApplier(worktree: repo).apply(series, base: base)
+        #expect(applied.commits.count == 2)
+        #expect(applied.baseCommit == base)
+        let log = try await Git(directory: repo).run(["log", "--format=%s", "\(base)..\(applied.tipCommit)"], phase: .applySeries)
+        #expect(log == "second\nfirst")
+        let content = try String(contentsOfFile: repo + "/b.c", encoding: .utf8)
+        #expect(content.contains("line five"))
+    }
+
+    @Test func failingPatchIsNamedWithFileAndHunkAndEarlierPatchesKept() async throws {
+        let repo = try await makeRepository()
+        defer { try? FileManager.default.removeItem(atPath: repo) }
+        let base = try await Git(directory: repo).run(["rev-parse", "HEAD"], phase: .applySeries)
+        let text = mail("[PATCH 1/3] good", diff: change("a.c", line: 3, from: "line 3", to: "line three"))
+            + mail("[PATCH 2/3] stale context", diff: change("b.c", line: 7, from: "line that is not there", to: "x"))
+            + mail("[PATCH 3/3] never reached", diff: change("a.c", line: 9, from: "line 9", to: "line nine"))
+        let series = try MboxParser.parse(text, source: "s")
+        do {
+            _ = try await SeriesApplier(worktree: repo).apply(series, base: base)
+            Issue.record("a patch with stale context applied")
+        } catch let error as NetrigError {
+            #expect(error.phase == .applySeries)
+            #expect(error.blame == .series)
+            #expect(error.subject == "patch 2/3 'stale context'")
+            #expect(error.details.contains { $0.contains("b.c at line 7") })
+            #expect(error.details.contains { $0.contains("@@ -7,1 +7,1 @@") })
+            let kept = try await Git(directory: repo).run(["log", "--format=%s", "-1", "refs/netrig/applied"], phase: .applySeries)
+            #expect(kept == "good")
+            let status = try await Git(directory: repo).tryRun(["status", "--porcelain"])
+            #expect(status.standardOutput.isEmpty, "no git am in progress and no stray files")
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Testing
+@testable import NetrigCore
+
+@Suite struct DomainTests {
+    @Test func configAssignments() {
+        #expect(ConfigAssignment(line: "CONFIG_NET_DEVMEM=y") == ConfigAssignment(symbol: "CONFIG_NET_DEVMEM", value: "y"))
+        #expect(ConfigAssignment(line: "# CONFIG_X86_MCE is not set") == ConfigAssignment(symbol: "CONFIG_X86_MCE", value: "n"))
+        #expect(ConfigAssignment(line: "# a comment") == nil)
+        #expect(ConfigAssignment(line: "CONFIG_CMDLINE=\"a b\"")?.value == "\"a b\"")
+    }
+
+    @Test func laterFragmentsOverrideEarlierOnes() {
+        let spec = KernelConfigSpec(name: "off", base: "tinyconfig", fragments: [
+            ConfigFragment(name: "netmem", text: "CONFIG_X86_MCE=y\nCONFIG_NET_DEVMEM=y\n"),
+            ConfigFragment(name: "devmem-off", text: "# CONFIG_X86_MCE is not set\n# CONFIG_NET_DEVMEM is not set\n"),
+        ])
+        #expect(spec.requested == [ConfigAssignment(symbol: "CONFIG_X86_MCE", value: "n"),
+                                   ConfigAssignment(symbol: "CONFIG_NET_DEVMEM", value: "n")])
+    }
+
+    @Test func leakAndSplatClassification() {
+        func leak(_ side: Side, _ fingerprint: String) -> Leak {
+            Leak(side: side, size: 8, comm: "c", backtrace: [], fingerprint: fingerprint, raw: "")
+        }
+        let comparison = Comparison(samples: [], leaks: [leak(.baseline, "old"), leak(.baseline, "both"), leak(.patched, "both"),
+                                                         leak(.patched, "new"), leak(.patched, "new")],
+                                    splats: [Splat(side: .baseline, kind: .warning, title: "W1", text: ""),
+                                             Splat(side: .patched, kind: .warning, title: "W1", text: ""),
+                                             Splat(side: .patched, kind: .stalledPool, title: "stalled", text: "")])
+        #expect(comparison.newLeaks.map(\.fingerprint) == ["new"])
+        #expect(comparison.goneLeaks.map(\.fingerprint) == ["old"])
+        #expect(comparison.persistingLeaks.map(\.fingerprint) == ["both"])
+        #expect(comparison.newSplats.map(\.title) == ["stalled"])
+        #expect(comparison.preexistingSplats.map(\.title) == ["W1"])
+        #expect(comparison.seriesBrokeSomething)
+    }
+
+    @Test func shellQuoting() {
+        #expect(ShellQuote.join(["ip", "netns", "exec", "peer"]) == "ip netns exec peer")
+        #expect(ShellQuote.quote("a b") == "'a b'")
+        #expect(ShellQuote.quote("it's") == "'it'\\''s'")
+        #expect(ShellQuote.quote("$(reboot)") == "'$(reboot)'")
+        #expect(ShellQuote.quote("") == "''")
+    }
+
+    @Test func directoriesFollowXDG() {
+        let dirs = NetrigDirectories(environment: ["HOME": "/h", "XDG_CACHE_HOME": "/c"])
+        #expect(dirs.cache == "/c/netrig")
+        #expect(dirs.data == "/h/.local/share/netrig")
+        #expect(NetrigDirectories(environment: ["HOME": "/h", "NETRIG_DATA_DIR": "/d"]).defaultStore == "/d/netrig.sqlite")
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+@testable import NetrigCore
+
+@Suite struct StatisticsTests {
+    @Test func medianAndQuantiles() {
+        #expect(Statistics.median([3, 1, 2]) == 2)
+        #expect(Statistics.median([4, 1, 3, 2]) == 2.5)
+        #expect(Statistics.quantile([1, 2, 3, 4, 5], 0.25) == 2)
+        #expect(Statistics.median([]).isNaN)
+    }
+
+    @Test func coefficientOfVariation() {
+        #expect(Statistics.coefficientOfVariation([10, 10, 10]) == 0)
+        let cv = Statistics.coefficientOfVariation([9, 10, 11])
+        #expect(abs(cv - 0.1) < 1e-12)
+    }
+
+    /// Exact two-sided p-values, checked against R's wilcox.test(exact = TRUE).
+    @Test func mannWhitneyExact() {
+        // wilcox.test(c(1,2,3), c(4,5,6)): W = 0, p-value = 0.1
+        let separated = Statistics.mannWhitneyU([1, 2, 3], [4, 5, 6])
+        #expect(separated.u == 0)
+        #expect(abs(separated.p - 0.1) < 1e-12)
+        // wilcox.test(c(1,2,3,4,5), c(6,7,8,9,10)): p-value = 0.007937
+        let five = Statistics.mannWhitneyU([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
+        #expect(abs(five.p - 0.0079365) < 1e-6)
+        // wilcox.test(c(1,3,5), c(2,4,6)): W = 3, p-value = 0.7
+        let interleaved = Statistics.mannWhitneyU([1, 3, 5], [2, 4, 6])
+        #expect(interleaved.u == 3)
+        #expect(abs(interleaved.p - 0.7) < 1e-12)
+    }
+
+    @Test func mannWhitneyWithTiesUsesNormalApproximation() {
+        let result = Statistics.mannWhitneyU([1, 1, 1, 1], [1, 1, 1, 1])
+        #expect(result.p == 1)
+        let shifted = Statistics.mannWhitneyU(Array(repeating: 1.0, count: 20) + [2], Array(repeating: 5.0, count: 20) + [2])
+        #expect(shifted.p < 0.001)
+    }
+
+    @Test func normalTail() {
+        #expect(abs(Statistics.normalUpperTail(0) - 0.5) < 1e-7)
+        #expect(abs(Statistics.normalUpperTail(1.959964) - 0.025) < 1e-6)
+    }
+
+    @Test func bootstrapIntervalCoversTheShift() throws {
+        let a = [100.0, 101, 99, 100.5, 99.5, 100.2]
+        let b = a.map { $0 * 1.10 }
+        let interval = try #require(Statistics.bootstrapMedianDelta(a, b))
+        #expect(interval.contains(0.10))
+        #expect(!interval.contains(0))
+        // Same seed, same interval: stored runs always show the same numbers.
+        #expect(Statistics.bootstrapMedianDelta(a, b) == interval)
+    }
+
+    /// Comparing samples drawn from one distribution must rarely call a change: the false-positive rate
+    /// over many trials stays near the significance level.
+    @Test func falsePositiveRateOnIdenticalInputs() {
+        var rng = SplitMix64(seed: 42)
+        var calls = 0
+        let trials = 300
+        for _ in 0..<trials {
+            let a = (0..<5).map { _ in 100 + gaussian(&rng) }
+            let b = (0..<5).map { _ in 100 + gaussian(&rng) }
+            let verdict = Comparison.compare(metric: "m", unit: "u", higherIsBetter: true, baseline: a, patched: b).verdict
+            if verdict == .regression || verdict == .improvement { calls += 1 }
+        }
+        #expect(Double(calls) / Double(trials) <= 0.06)
+    }
+
+    @Test func detectsAClearRegression() {
+        let baseline = [100.0, 100.1, 99.9, 100.05, 99.95]
+        let patched = baseline.map { $0 * 0.95 }
+        let comparison = Comparison.compare(metric: "m", unit: "u", higherIsBetter: true, baseline: baseline, patched: patched)
+        #expect(comparison.verdict == .regression)
+        #expect(abs(comparison.delta + 0.05) < 1e-9)
+        let costs = Comparison.compare(metric: "m", unit: "u", higherIsBetter: false, baseline: baseline, patched: patched)
+        #expect(costs.verdict == .improvement)
+    }
+
+    @Test func sha256KnownVectors() {
+        #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(String(repeating: "a", count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    }
+}
+
+/// Box-Muller standard normal from a deterministic generator.
+func gaussian(_ rng: inout SplitMix64) -> Double {
+    let u1 = max(Double(rng.next() % 1_000_000_000) / 1e9, 1e-12)
+    let u2 = Double(rng.next() % 1_000_000_000) / 1e9
+    return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+}

@@ -1,0 +1,60 @@
+import Foundation
+import GuestVM
+import KernelBuild
+import NetrigCore
+import Workloads
+
+/// What tests against the real host share: the repository, netrig's real cache (so kernel builds and the
+/// guest image are reused across tests, runs and CI), the Debian tree, and the default kernel.
+public actor HostFixtures {
+    public static let shared = HostFixtures()
+
+    public nonisolated let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    public nonisolated let directories = NetrigDirectories(environment: ProcessInfo.processInfo.environment)
+    public nonisolated let libvirtURI = ProcessInfo.processInfo.environment["NETRIG_LIBVIRT_URI"] ?? "qemu:///system"
+
+    private var tree: KernelTree?
+    private var kernel: KernelArtifact?
+    private var image: String?
+
+    /// Tests that need libvirt, QEMU and kernel builds run unless NETRIG_SKIP_HOST_TESTS=1.
+    public nonisolated static var enabled: Bool {
+        ProcessInfo.processInfo.environment["NETRIG_SKIP_HOST_TESTS"] != "1"
+    }
+
+    public func defaultTree() async throws -> KernelTree {
+        if let tree { return tree }
+        let prepared = try await TreeWorkspace(directories: directories).prepare(request: nil, base: nil, series: nil, progress: SilentProgress())
+        tree = prepared
+        return prepared
+    }
+
+    /// The baseline kernel of the default config with the msg_zerocopy program: from the build cache when
+    /// a run or another test built it already.
+    public func defaultKernel() async throws -> KernelArtifact {
+        if let kernel { return kernel }
+        let tree = try await defaultTree()
+        let spec = try ConfigCatalog(directory: repository + "/kconfigs").spec(named: "default")
+        let workload = try WorkloadCatalog(directory: repository + "/workloads").load("msg_zerocopy")
+        let builder = KernelBuilder(directories: directories, workspace: TreeWorkspace(directories: directories))
+        let artifact = try await builder.build(BuildRequest(side: .baseline, tree: tree, commit: tree.baseCommit, config: spec,
+                                                            programs: workload.programs), progress: SilentProgress())
+        kernel = artifact
+        return artifact
+    }
+
+    public func guestImage() async throws -> String {
+        if let image { return image }
+        let path = try await RecipeImageProvider(recipeDirectory: repository + "/images/debian-bookworm", directories: directories)
+            .prepareImage(progress: SilentProgress())
+        image = path
+        return path
+    }
+
+    public nonisolated func scratchDirectory(_ name: String) -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-test-\(name)-\(UUID().uuidString.prefix(8))").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+@testable import NetrigCore
+@testable import RunStore
+
+/// The real SQLite store in a temporary file.
+@Suite struct SQLiteRunStoreTests {
+    let plan = RunPlan(treeRequest: nil, baseRequest: nil, seriesPath: "s.mbox", configName: "default", nic: .vmxnet3,
+                       workload: "msg_zerocopy", repetitions: 2, leakCheck: true, clock: .virtual, accelerator: nil,
+                       memoryMiB: 1024, vcpus: 2, commandLine: ["netrig", "run", "--nic", "vmxnet3"])
+
+    func temporaryPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("netrig-store-\(UUID().uuidString)/runs.sqlite").path
+    }
+
+    @Test func roundTripsARun() async throws {
+        let path = temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let store = try SQLiteRunStore(path: path)
+        let id = try await store.createRun(plan: plan, startedAt: "2026-11-23T00:00:00Z")
+        try await store.recordTree(id, tree: KernelTree(repository: "/t", name: "Debian", baseCommit: "abc", version: "6.12.117"))
+        let series = Series(title: "<b>html</b> subject", revision: 2, baseCommit: nil,
+                            patches: [Patch(index: 1, total: 1, subject: "p", author: "a", mail: "m", diffHash: "h")], source: "s.mbox")
+        try await store.recordSeries(id, series: series, applied: AppliedSeries(baseCommit: "abc", commits: ["def"]))
+        try await store.recordPhase(id, PhaseRecord(phase: .applySeries, seconds: 1.5, outcome: .completed))
+        let boot = BootRecord(side: .patched, nic: .vmxnet3, accelerator: .tcg, clock: .virtual, kmemleak: true, bootSeconds: 20,
+                              consoleLog: "/c.log", dmesg: "dmesg text", workloadTranscript: "t", unsupportedReason: nil)
+        let sample = Sample(side: .patched, workload: "msg_zerocopy", nic: .vmxnet3, metric: "copy/throughput", unit: "MiB/s",
+                            repetition: 1, value: 19.6875, higherIsBetter: true)
+        let leak = Leak(side: .patched, size: 64, comm: "ip", backtrace: ["a+0x1/0x2", "b+0x3/0x4"], fingerprint: "b", raw: "r")
+        let splat = Splat(side: .patched, kind: .stalledPool, title: "stalled", text: "stalled pool shutdown")
+        try await store.recordBoot(id, boot, samples: [sample], collected: Collected(leaks: [leak], splats: [splat], dmesg: "dmesg text"))
+        try await store.finishRun(id, status: .completed, verdict: .fail, error: nil)
+
+        let loaded = try #require(try await store.loadRun(id))
+        #expect(loaded.plan == plan)
+        #expect(loaded.series == series)
+        #expect(loaded.applied?.tipCommit == "def")
+        #expect(loaded.summary.verdict == .fail)
+        #expect(loaded.summary.treeName == "Debian")
+        #expect(loaded.phases == [PhaseRecord(phase: .applySeries, seconds: 1.5, outcome: .completed)])
+        #expect(loaded.boots == [boot])
+        #expect(loaded.samples == [sample])
+        #expect(loaded.leaks == [leak])
+        #expect(loaded.splats == [splat])
+        #expect(try await store.listRuns(limit: 10).map(\.id) == [id])
+    }
+
+    @Test func failedRunKeepsItsErrorAndPhase() async throws {
+        let path = temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let store = try SQLiteRunStore(path: path)
+        let id = try await store.createRun(plan: plan, startedAt: "now")
+        let error = NetrigError(phase: .configure, blame: .usage, subject: "CONFIG_NET_DEVMEM", message: "dropped", details: ["because"])
+        try await store.finishRun(id, status: .failed, verdict: .fail, error: error)
+        let loaded = try #require(try await store.loadRun(id))
+        #expect(loaded.error == error)
+        #expect(loaded.summary.failedPhase == .configure)
+        #expect(loaded.summary.status == .failed)
+    }
+
+    @Test func twoStoresOnOneFileWriteConcurrently() async throws {
+        let path = temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let first = try SQLiteRunStore(path: path)
+        let second = try SQLiteRunStore(path: path)
+        let plan = self.plan
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for store in [first, second] {
+                group.addTask {
+                    for _ in 0..<20 {
+                        let id = try await store.createRun(plan: plan, startedAt: "now")
+                        try await store.recordPhase(id, PhaseRecord(phase: .prepareTree, seconds: 0.1, outcome: .completed))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await first.listRuns(limit: 100).count == 40)
+        let mode = try await first.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+    }
+}

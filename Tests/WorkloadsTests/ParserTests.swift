@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+@testable import NetrigCore
+@testable import Workloads
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+@Suite struct KmemleakParserTests {
+    // As 6.12 prints it (mm/kmemleak.c print_unreferenced), two reports.
+    let report = """
+    unreferenced object 0xffff888004a1c000 (size 1024):
+      comm "ip", pid 231, jiffies 4294903829
+      hex dump (first 32 bytes):
+        00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................
+      backtrace (crc 6b2c0d3a):
+        kmemleak_alloc+0x4e/0x90
+        __kmalloc_cache_noprof+0x1b6/0x2d0
+        nsim_dev_probe+0x2c/0x4b0
+        really_probe+0xdb/0x340
+        __driver_probe_device+0x78/0x110
+        driver_probe_device+0x1f/0xa0
+    unreferenced object 0xffff888004b2e800 (size 64):
+      comm "swapper/0", pid 1, jiffies 4294892311
+      backtrace (crc 1f2e3d4c):
+        [<ffffffff812a3b4c>] kmalloc_trace+0x26/0x90
+        [<ffffffff81c0ffee>] page_pool_create_percpu.constprop.0+0x3c/0x1a0 [netdevsim]
+        [<ffffffff81c0ff00>] nsim_create_page_pool+0x40/0x90 [netdevsim]
+    """
+
+    @Test func parsesEachReport() {
+        let leaks = KmemleakParser.parse(report, side: .patched)
+        #expect(leaks.count == 2)
+        #expect(leaks[0].size == 1024)
+        #expect(leaks[0].comm == "ip")
+        #expect(leaks[0].backtrace.first == "kmemleak_alloc+0x4e/0x90")
+        #expect(leaks[1].backtrace.first == "kmalloc_trace+0x26/0x90", "addresses of older formats are stripped")
+        #expect(leaks.allSatisfy { $0.side == .patched })
+    }
+
+    @Test func fingerprintsDropAllocatorFramesAndOffsets() {
+        let leaks = KmemleakParser.parse(report, side: .baseline)
+        #expect(leaks[0].fingerprint == "nsim_dev_probe < really_probe < __driver_probe_device < driver_probe_device")
+        #expect(leaks[1].fingerprint == "page_pool_create_percpu < nsim_create_page_pool")
+    }
+
+    @Test func sameLeakOnAnotherKernelHasTheSameFingerprint() {
+        let other = report.replacingOccurrences(of: "+0x2c/0x4b0", with: "+0x30/0x4c0")
+            .replacingOccurrences(of: "__kmalloc_cache_noprof", with: "kmalloc_trace")
+        #expect(KmemleakParser.parse(other, side: .patched)[0].fingerprint == KmemleakParser.parse(report, side: .baseline)[0].fingerprint)
+    }
+
+    @Test func emptyFileHasNoLeaks() {
+        #expect(KmemleakParser.parse("", side: .baseline).isEmpty)
+    }
+}
+
+@Suite struct SplatDetectorTests {
+    let dmesg = """
+    [    0.000000] Linux version 6.12.117
+    [   12.345678] ------------[ cut here ]------------
+    [   12.345679] WARNING: CPU: 1 PID: 231 at net/core/page_pool.c:1123 page_pool_release_retry+0x5a/0x1a0
+    [   12.345680] Modules linked in:
+    [   12.345681] CPU: 1 UID: 0 PID: 231 Comm: kworker/1:1 Not tainted 6.12.117 #1
+    [   12.345682] Call Trace:
+    [   12.345683]  <TASK>
+    [   12.345684]  process_one_work+0x17b/0x330
+    [   12.345685]  </TASK>
+    [   12.345686] ---[ end trace 0000000000000000 ]---
+    [   13.000000] virtio_net virtio1 nr0: renamed from eth1
+    [   75.000000] page_pool_release_retry() stalled pool shutdown: id 7, 1 inflight 60 sec
+    [   80.000000] BUG: kernel NULL pointer dereference, address: 0000000000000008
+    """
+
+    @Test func findsWarningsStallsAndBugs() {
+        let splats = SplatDetector.detect(dmesg, side: .patched)
+        #expect(splats.map(\.kind) == [.warning, .stalledPool, .bug])
+        #expect(splats[0].text.contains("process_one_work"))
+        #expect(splats[0].text.contains("end trace"))
+        #expect(!splats[0].text.contains("renamed from"), "a report ends where unrelated lines start")
+        #expect(splats[0].title == "WARNING: at net/core/page_pool.c:1123 page_pool_release_retry+0x…/0x…")
+    }
+
+    @Test func cleanBootHasNoSplats() {
+        #expect(SplatDetector.detect("[    0.000000] Linux version 6.12.117\n[    1.0] Run /sbin/netrig-init as init process\n", side: .baseline).isEmpty)
+    }
+}
+
+@Suite struct WorkloadCatalogTests {
+    @Test func builtInMsgZerocopyLoads() throws {
+        let workload = try WorkloadCatalog(directory: repositoryRoot + "/workloads").load("msg_zerocopy")
+        #expect(workload.topology == .loop)
+        #expect(workload.programs.map(\.name) == ["msg_zerocopy"])
+        #expect(workload.modes.map(\.name) == ["copy", "zerocopy"])
+        #expect(workload.client.first == "{msg_zerocopy}")
+        #expect(workload.metrics.first?.scale == 0.046875)
+    }
+
+    @Test func unknownWorkloadNamesTheKnownOnes() {
+        #expect {
+            try WorkloadCatalog(directory: repositoryRoot + "/workloads").load("nope")
+        } throws: { ($0 as! NetrigError).message.contains("msg_zerocopy") }
+    }
+
+    @Test func badFilesAreRejectedWithTheirPath() {
+        #expect { try WorkloadCatalog.parse("name = \"x\"\ntopology = \"ring\"\n", path: "w.toml") } throws: {
+            ($0 as! NetrigError).subject == "w.toml"
+        }
+        #expect { try WorkloadCatalog.parse("name = [", path: "w.toml") } throws: { ($0 as! NetrigError).message.contains("TOML") }
+    }
+
+    @Test func argumentsAreFilledWithoutSplitting() {
+        let filled = GuestWorkloadRunner.fill(["{prog}", "-D", "{peer_ip}", "a {x} b"], ["prog": "/root/p", "peer_ip": "198.18.0.2", "x": "$(reboot)"])
+        #expect(filled == ["/root/p", "-D", "198.18.0.2", "a $(reboot) b"])
+    }
+
+    @Test func metricExtraction() {
+        let metric = MetricSpec(name: "t", unit: "MiB/s", step: "client", stream: .stderr, pattern: #"tx=(\d+) \("#, scale: 0.046875, perSecond: true)
+        #expect(GuestWorkloadRunner.extract(metric, from: "serr: x\ntx=840 (39 MB) txc=840 zc=n\n", duration: 2) == 19.6875)
+        #expect(GuestWorkloadRunner.extract(metric, from: "nothing", duration: 2) == nil)
+    }
+}
