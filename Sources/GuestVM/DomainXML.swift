@@ -77,6 +77,7 @@ public enum DomainXML {
               <source path='\(escape(wiring.consoleLog))'/>
               <target port='0'/>
             </serial>
+            <controller type='usb' model='none'/>
             <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
             <memballoon model='none'/>
           </devices>

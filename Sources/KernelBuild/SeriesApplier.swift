@@ -10,7 +10,7 @@ struct SeriesApplier: Sendable {
         let git = Git(directory: worktree)
         try await checkout(base, in: git)
         var commits: [String] = []
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-am-\(getpid())").path
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-am-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         for patch in series.patches {

@@ -88,6 +88,8 @@ struct RunCommand: AsyncParsableCommand {
 
         let directories = global.directories
         let store = try SQLiteRunStore(path: global.storePath)
+        // Console logs and domain XML of each boot live beside the store they belong to.
+        let runsDirectory = (global.storePath as NSString).deletingLastPathComponent + "/runs"
         let engine = RunEngine(
             kernel: LocalKernelPipeline(directories: directories, kconfigDirectory: layout.kconfigs, progress: progress),
             images: RecipeImageProvider(recipeDirectory: layout.defaultImage, directories: directories),
@@ -99,7 +101,7 @@ struct RunCommand: AsyncParsableCommand {
             progress: progress,
             clock: { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
             timestamp: { SQLiteRunStore.timestamp() },
-            workDirectory: { run, side in directories.runs + "/\(run)/\(side.rawValue)" })
+            workDirectory: { run, side in runsDirectory + "/\(run)/\(side.rawValue)" })
 
         progress.note("series: '\(parsedSeries.title)', \(parsedSeries.patches.count) patch(es) from \(seriesPath)")
         let outcome = try await SignalCancellation.run { try await engine.run(plan: plan, series: parsedSeries, workload: workloadDefinition) }

@@ -25,7 +25,6 @@ public struct NetrigDirectories: Sendable, Equatable {
     public var ccache: String { cache + "/ccache" }
     public var kernels: String { cache + "/kernels" }
     public var images: String { cache + "/images" }
-    public var runs: String { data + "/runs" }
     public var sshKey: String { data + "/ssh/id_ed25519" }
     public var defaultStore: String { data + "/netrig.sqlite" }
 }

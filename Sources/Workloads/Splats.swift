@@ -62,7 +62,9 @@ public enum SplatDetector {
         guard line.hasPrefix("["), let close = line.firstIndex(of: "]") else { return line }
         let inside = line[line.index(after: line.startIndex)..<close]
         guard inside.allSatisfy({ $0.isNumber || $0 == "." || $0 == " " }) else { return line }
-        return String(line[line.index(after: close)...]).trimmingWhitespace
+        // One space separates the timestamp from the text; more spaces are the text's own indentation.
+        let rest = line[line.index(after: close)...]
+        return String(rest.first == " " ? rest.dropFirst() : rest)
     }
 
     /// The title without what changes between boots (CPU, PID, addresses), so the same splat on both sides

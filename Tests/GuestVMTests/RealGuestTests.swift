@@ -20,6 +20,7 @@ import Testing
 
     @Test func bootsToSSHAndLeavesNothingBehind() async throws {
         let spec = try await spec("boot")
+        defer { try? FileManager.default.removeItem(atPath: spec.workDirectory) }
         let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
         let (release, udmabuf, drivers) = try await launcher.withGuest(spec) { guest in
             let release = try await guest.run(["uname", "-r"], timeout: .seconds(30)).standardOutput.trimmingWhitespace
@@ -43,6 +44,7 @@ import Testing
     @Test func panicAtBootIsReportedWithTheConsole() async throws {
         // init=/bin/false makes PID 1 exit at once: "Kernel panic - not syncing: Attempted to kill init!"
         let spec = try await spec("panic", extra: ["init=/bin/false"], timeout: .seconds(120))
+        defer { try? FileManager.default.removeItem(atPath: spec.workDirectory) }
         let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
         do {
             _ = try await launcher.withGuest(spec) { _ in Issue.record("a guest whose init exits reached SSH") }
@@ -68,6 +70,7 @@ import Testing
 
     @Test func msgZerocopyRunsOverE1000e() async throws {
         let spec = try await spec("e1000e", nic: .e1000e)
+        defer { try? FileManager.default.removeItem(atPath: spec.workDirectory) }
         let kernel = try await fixtures.defaultKernel()
         let workload = try WorkloadCatalog(directory: fixtures.repository + "/workloads").load("msg_zerocopy")
         let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)

@@ -24,9 +24,11 @@ import Testing
         diff --git a/\(file) b/\(file)
         --- a/\(file)
         +++ b/\(file)
-        @@ -\(line),1 +\(line),1 @@
+        @@ -\(line - 1),3 +\(line - 1),3 @@
+         line \(line - 1)
         -\(old)
         +\(new)
+         line \(line + 1)
         """
     }
 
@@ -61,8 +63,8 @@ import Testing
             #expect(error.phase == .applySeries)
             #expect(error.blame == .series)
             #expect(error.subject == "patch 2/3 'stale context'")
-            #expect(error.details.contains { $0.contains("b.c at line 7") })
-            #expect(error.details.contains { $0.contains("@@ -7,1 +7,1 @@") })
+            #expect(error.details.contains { $0.contains("b.c at line 6") })
+            #expect(error.details.contains { $0.contains("@@ -6,3 +6,3 @@") })
             let kept = try await Git(directory: repo).run(["log", "--format=%s", "-1", "refs/netrig/applied"], phase: .applySeries)
             #expect(kept == "good")
             let status = try await Git(directory: repo).tryRun(["status", "--porcelain"])
