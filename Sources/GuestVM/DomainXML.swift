@@ -7,24 +7,26 @@ public struct DomainWiring: Sendable, Equatable {
     public var consoleLog: String
     /// Host port forwarded to the guest's SSH port, on 127.0.0.1 only.
     public var sshPort: Int
-    /// One UDP port per test NIC: NICs 2k and 2k+1 are wired to each other.
-    public var udpPorts: [Int]
 
-    public init(domainName: String, diskOverlay: String, consoleLog: String, sshPort: Int, udpPorts: [Int]) {
+    public init(domainName: String, diskOverlay: String, consoleLog: String, sshPort: Int) {
         self.domainName = domainName
         self.diskOverlay = diskOverlay
         self.consoleLog = consoleLog
         self.sshPort = sshPort
-        self.udpPorts = udpPorts
     }
 }
 
 /// Renders libvirt domain XML for a netrig guest: direct kernel boot, q35, virtio disk overlay, serial
-/// console to a file, test NICs wired back to back over UDP on loopback, and the management NIC plus the
-/// optional instruction counter through QEMU's command-line namespace (libvirt 9.0 has no element for either).
+/// console to a file. The management NIC, the test NICs and the optional instruction counter go through
+/// QEMU's command-line namespace (libvirt 9.0 has no element for a hub or for icount). Test NICs 2k and
+/// 2k+1 share QEMU hub k, so packets pass from one to the other inside QEMU, with no host socket whose
+/// timing would leak into virtual time.
 public enum DomainXML {
     static let managementMAC = GuestAddressing.managementMAC
     static func testMAC(_ index: Int) -> String { GuestAddressing.testMAC(index) }
+
+    /// PCI slot on pcie.0 of test NIC `index` (the management NIC has 0x10; libvirt's root ports sit below).
+    static func testSlot(_ index: Int) -> String { "0x" + String(0x11 + index, radix: 16) }
 
     public static func kernelCommandLine(_ spec: GuestSpec) -> String {
         (["console=ttyS0,115200", "root=/dev/vda", "rw", "init=/sbin/netrig-init", "panic=-1", "loglevel=5",
@@ -32,23 +34,12 @@ public enum DomainXML {
     }
 
     public static func render(_ spec: GuestSpec, wiring: DomainWiring) -> String {
-        var nics = ""
-        for (index, model) in spec.testNICs.enumerated() {
-            let peer = index ^ 1
-            guard peer < wiring.udpPorts.count else { continue }
-            nics += """
-                <interface type='udp'>
-                  <mac address='\(testMAC(index))'/>
-                  <source address='127.0.0.1' port='\(wiring.udpPorts[peer])'>
-                    <local address='127.0.0.1' port='\(wiring.udpPorts[index])'/>
-                  </source>
-                  <model type='\(model.libvirtModel)'/>
-                </interface>
-
-            """
-        }
         var qemuArgs = ["-netdev", "user,id=mgmt,hostfwd=tcp:127.0.0.1:\(wiring.sshPort)-:22",
                         "-device", "virtio-net-pci,netdev=mgmt,mac=\(managementMAC),bus=pcie.0,addr=0x10"]
+        for (index, model) in spec.testNICs.enumerated() {
+            qemuArgs += ["-netdev", "hubport,id=test\(index),hubid=\(index / 2)",
+                         "-device", "\(model.qemuDevice),netdev=test\(index),mac=\(testMAC(index)),bus=pcie.0,addr=\(testSlot(index))"]
+        }
         if spec.clock == .virtual { qemuArgs += ["-icount", "shift=1,sleep=off"] }
         let cpu = spec.accelerator == .kvm ? "<cpu mode='host-passthrough'/>" : ""
         return """
@@ -73,7 +64,7 @@ public enum DomainXML {
               <source file='\(escape(wiring.diskOverlay))'/>
               <target dev='vda' bus='virtio'/>
             </disk>
-        \(nics)    <serial type='file'>
+            <serial type='file'>
               <source path='\(escape(wiring.consoleLog))'/>
               <target port='0'/>
             </serial>

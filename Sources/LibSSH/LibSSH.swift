@@ -26,6 +26,8 @@ public final class SSHSession: Sendable {
     private let queue: DispatchQueue
     public let host: String
     public let port: Int
+    /// Limit for one blocking libssh call after the connection is up.
+    public static let operationTimeout: Duration = .seconds(90)
 
     /// Creates a session (`ssh_new`, `ssh_options_set`) for `user@host:port`. Host keys are not checked:
     /// guests are netrig's own, reached over loopback, and get new keys with every image.
@@ -74,6 +76,10 @@ public final class SSHSession: Sendable {
             guard auth == SSH_AUTH_SUCCESS.rawValue else {
                 throw SSHError(code: .authenticate, message: "public key authentication refused by \(self.host):\(self.port): \(Self.lastError(session))")
             }
+            // The connect timeout also bounds every later blocking call (opening a channel, for one): give
+            // a slow emulated guest more room once it has answered.
+            var operationTimeout = Int(Self.operationTimeout.components.seconds)
+            ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &operationTimeout)
         }
     }
 
@@ -89,7 +95,8 @@ public final class SSHSession: Sendable {
                 ssh_channel_free(channel)
             }
             guard ssh_channel_open_session(channel) == SSH_OK else {
-                throw SSHError(code: .channel, message: "ssh_channel_open_session: \(Self.lastError(session))")
+                let reason = Self.lastError(session)
+                throw SSHError(code: .channel, message: "ssh_channel_open_session: \(reason.isEmpty ? "no answer within \(Self.operationTimeout)" : reason)")
             }
             guard ssh_channel_request_exec(channel, command) == SSH_OK else {
                 throw SSHError(code: .channel, message: "ssh_channel_request_exec: \(Self.lastError(session))")

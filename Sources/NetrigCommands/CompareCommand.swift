@@ -65,7 +65,8 @@ struct CompareCommand: AsyncParsableCommand {
             + b.0.leaks.filter { $0.side == b.1 }.map { var l = $0; l.side = .patched; return l }
         let splats = a.0.splats.filter { $0.side == a.1 }.map { var s = $0; s.side = .baseline; return s }
             + b.0.splats.filter { $0.side == b.1 }.map { var s = $0; s.side = .patched; return s }
-        let comparison = Comparison(samples: samples, leaks: leaks, splats: splats)
+        let comparison = Comparison(samples: samples, leaks: leaks, splats: splats,
+                                    minimumEffect: (a.0.measurementClock ?? .virtual).minimumEffect)
         let labelA = "\(a.0.summary.id):\(a.1.rawValue)", labelB = "\(b.0.summary.id):\(b.1.rawValue)"
         print("comparing \(labelA) (\(a.0.summary.seriesTitle)) with \(labelB) (\(b.0.summary.seriesTitle))")
         print(ComparisonReport.table(comparison, baselineLabel: labelA, patchedLabel: labelB), terminator: "")

@@ -5,7 +5,7 @@ import NetrigCore
 enum ComparisonReport {
     static func table(_ comparison: Comparison, baselineLabel: String = "baseline", patchedLabel: String = "patched") -> String {
         var rows: [[String]] = [["metric", "unit", "\(baselineLabel) median (n, cv)", "\(patchedLabel) median (n, cv)", "delta",
-                                 "95% CI", "p", "verdict"]]
+                                 "95% CI", "p", "threshold", "verdict"]]
         for metric in comparison.metrics {
             rows.append([
                 metric.metric, metric.unit,
@@ -14,7 +14,8 @@ enum ComparisonReport {
                 percent(metric.delta),
                 metric.interval.map { "[\(percent($0.lowerBound)), \(percent($0.upperBound))]" } ?? "-",
                 String(format: "%.3f", metric.pValue),
-                metric.verdict.rawValue,
+                percent(metric.threshold, signed: false),
+                metric.verdictText,
             ])
         }
         var text = align(rows)

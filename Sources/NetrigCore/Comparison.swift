@@ -16,7 +16,29 @@ public struct MetricComparison: Sendable, Equatable {
     public var delta: Double
     public var interval: ClosedRange<Double>?
     public var pValue: Double
+    /// Pooled coefficient of variation of the two sides: the noise this comparison saw.
+    public var noise: Double
+    /// The smallest change that counts (the clock's `minimumEffect`, or more when the noise is larger).
+    public var threshold: Double
     public var verdict: Verdict
+    /// For an inconclusive verdict: repetitions per side that would detect `minimumEffect` with 90 % power.
+    public var runsNeeded: Int?
+
+    /// The verdict in words, with what to do about an inconclusive one.
+    public var verdictText: String {
+        switch verdict {
+        case .inconclusive:
+            return runsNeeded.map { "inconclusive: \($0) runs per side needed" } ?? "inconclusive"
+        default:
+            return verdict.rawValue
+        }
+    }
+}
+
+extension MeasurementClock {
+    /// The change a run must be able to see: 2 % in virtual time, where noise is a fraction of a percent;
+    /// 10 % in real time under emulation.
+    public var minimumEffect: Double { self == .virtual ? 0.02 : 0.10 }
 }
 
 /// What a series changed: per-metric comparisons and the leak and splat differences.
@@ -33,17 +55,21 @@ public struct Comparison: Sendable, Equatable {
 
     /// Significance level for the per-metric tests.
     public static let alpha = 0.05
-    /// A change smaller than this is not called a regression or improvement, however significant.
-    public static let minimumEffect = 0.01
+    /// A change must stand this many noise levels (pooled CV) clear of zero to count, so that comparing a
+    /// kernel with itself does not find changes by chance.
+    public static let noiseMultiple = 3.0
+    /// No change below this counts, however quiet the measurement.
+    public static let floor = 0.005
 
-    public init(samples: [Sample], leaks: [Leak], splats: [Splat]) {
+    public init(samples: [Sample], leaks: [Leak], splats: [Splat], minimumEffect: Double = MeasurementClock.virtual.minimumEffect) {
         let metricNames = samples.map(\.metric).uniqued()
         metrics = metricNames.map { name in
             let baseline = samples.filter { $0.metric == name && $0.side == .baseline }
             let patched = samples.filter { $0.metric == name && $0.side == .patched }
             return Comparison.compare(metric: name, unit: (baseline.first ?? patched.first)?.unit ?? "",
                                       higherIsBetter: (baseline.first ?? patched.first)?.higherIsBetter ?? true,
-                                      baseline: baseline.map(\.value), patched: patched.map(\.value))
+                                      baseline: baseline.map(\.value), patched: patched.map(\.value),
+                                      minimumEffect: minimumEffect)
         }
         let baselinePrints = Set(leaks.filter { $0.side == .baseline }.map(\.fingerprint))
         let patchedPrints = Set(leaks.filter { $0.side == .patched }.map(\.fingerprint))
@@ -55,31 +81,59 @@ public struct Comparison: Sendable, Equatable {
         preexistingSplats = splats.filter { $0.side == .patched && baselineTitles.contains($0.title) }
     }
 
-    public static func compare(metric: String, unit: String, higherIsBetter: Bool, baseline: [Double],
-                               patched: [Double]) -> MetricComparison {
+    /// A regression or improvement needs all of: a two-sided Mann-Whitney p below `alpha`, a bootstrap
+    /// interval that excludes zero, and a change larger than both `floor` and `noiseMultiple` times the
+    /// measured noise. "No significant change" needs the interval to rule out `minimumEffect` either way;
+    /// anything else is inconclusive, with the repetitions that would settle it.
+    public static func compare(metric: String, unit: String, higherIsBetter: Bool, baseline: [Double], patched: [Double],
+                               minimumEffect: Double = MeasurementClock.virtual.minimumEffect) -> MetricComparison {
         let bm = Statistics.median(baseline), pm = Statistics.median(patched)
         let delta = bm == 0 ? .nan : pm / bm - 1
         let test = Statistics.mannWhitneyU(baseline, patched)
         let interval = Statistics.bootstrapMedianDelta(baseline, patched)
+        let noise = pooledNoise(baseline, patched)
+        let threshold = max(floor, noiseMultiple * noise)
         let verdict: MetricComparison.Verdict
-        if baseline.count < 2 || patched.count < 2 {
-            verdict = .inconclusive
-        } else if test.p < alpha, abs(delta) >= minimumEffect, let interval, !interval.contains(0) {
+        var runsNeeded: Int?
+        if baseline.count >= 2, patched.count >= 2, test.p < alpha, abs(delta) >= threshold,
+           let interval, !interval.contains(0) {
             let better = higherIsBetter ? delta > 0 : delta < 0
             verdict = better ? .improvement : .regression
-        } else if let interval, interval.lowerBound > -minimumEffect * 5, interval.upperBound < minimumEffect * 5 {
-            // The interval rules out any change of 5 % or more either way.
+        } else if baseline.count >= 2, patched.count >= 2, let interval,
+                  interval.lowerBound > -minimumEffect, interval.upperBound < minimumEffect, abs(delta) < max(threshold, minimumEffect) {
             verdict = .noChange
         } else {
-            verdict = test.p < alpha ? .noChange : .inconclusive
+            verdict = .inconclusive
+            runsNeeded = Statistics.runsNeeded(noise: noise, effect: minimumEffect)
         }
         return MetricComparison(metric: metric, unit: unit, baseline: baseline, patched: patched, baselineMedian: bm,
-                                patchedMedian: pm, delta: delta, interval: interval, pValue: test.p, verdict: verdict)
+                                patchedMedian: pm, delta: delta, interval: interval, pValue: test.p, noise: noise,
+                                threshold: threshold, verdict: verdict, runsNeeded: runsNeeded)
+    }
+
+    /// Root mean square of the two sides' coefficients of variation.
+    static func pooledNoise(_ a: [Double], _ b: [Double]) -> Double {
+        let cvs = [a, b].filter { $0.count > 1 }.map(Statistics.coefficientOfVariation).filter { $0.isFinite }
+        guard !cvs.isEmpty else { return 0 }
+        return (cvs.map { $0 * $0 }.reduce(0, +) / Double(cvs.count)).squareRoot()
     }
 
     /// The series broke something: a regression, a new leak or a new splat.
     public var seriesBrokeSomething: Bool {
         metrics.contains { $0.verdict == .regression } || !newLeaks.isEmpty || !newSplats.isEmpty
+    }
+}
+
+extension Statistics {
+    /// Repetitions per side for a two-sided test at `alpha` 0.05 with 90 % power to detect a relative
+    /// change `effect` when the coefficient of variation is `noise` (normal approximation, inflated by the
+    /// Mann-Whitney test's asymptotic relative efficiency, 3/π), and never fewer than the 4 per side the
+    /// exact test needs to reach p < 0.05 at all.
+    public static func runsNeeded(noise: Double, effect: Double) -> Int {
+        guard effect > 0, noise.isFinite else { return 4 }
+        let z = 1.959964 + 1.281552
+        let n = 2 * (z * noise / effect) * (z * noise / effect) * (Double.pi / 3)
+        return max(4, Int(n.rounded(.up)) + 1)
     }
 }
 

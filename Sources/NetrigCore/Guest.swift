@@ -15,6 +15,16 @@ public enum NICModel: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// QEMU's `-device` name.
+    public var qemuDevice: String {
+        switch self {
+        case .virtioNet: "virtio-net-pci"
+        case .e1000e: "e1000e"
+        case .igb: "igb"
+        case .vmxnet3: "vmxnet3"
+        }
+    }
+
     /// The guest driver that binds to it (as `ethtool -i` names it).
     public var driver: String {
         switch self {

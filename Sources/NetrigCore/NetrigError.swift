@@ -48,6 +48,7 @@ public enum Phase: String, Sendable, Codable, CaseIterable, Comparable {
     case probeAccel = "probe-accel"
     case testBaseline = "test-baseline"
     case testPatched = "test-patched"
+    case checkLeaks = "check-leaks"
     case compare = "compare"
     case store = "store"
 

@@ -142,6 +142,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
 
 /// Everything stored about one run.
 public struct StoredRun: Sendable, Equatable {
+    /// The clock its throughput was measured in (from its first boot).
+    public var measurementClock: MeasurementClock? { boots.first?.clock }
+
     public var summary: RunSummary
     public var plan: RunPlan
     public var series: Series?

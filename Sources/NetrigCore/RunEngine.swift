@@ -10,6 +10,8 @@ public struct RunEngine: Sendable {
     public var collector: any GuestCollector
     public var store: any RunRecorder
     public var progress: any ProgressObserver
+    /// Whether the two sides' throughput boots may run at the same time (a host with 4 or more cores).
+    public var concurrentMeasurements: Bool
     /// Returns a monotonic time in seconds; injectable for tests.
     public var clock: @Sendable () -> Double
     /// Returns the wall-clock timestamp stored with the run.
@@ -19,7 +21,7 @@ public struct RunEngine: Sendable {
 
     public init(kernel: any KernelPipeline, images: any ImageProvider, accelerators: any AcceleratorProbe,
                 guests: any GuestLauncher, workloads: any WorkloadExecutor, collector: any GuestCollector,
-                store: any RunRecorder, progress: any ProgressObserver,
+                store: any RunRecorder, progress: any ProgressObserver, concurrentMeasurements: Bool = false,
                 clock: @escaping @Sendable () -> Double, timestamp: @escaping @Sendable () -> String,
                 workDirectory: @escaping @Sendable (RunID, Side) -> String) {
         self.kernel = kernel
@@ -30,6 +32,7 @@ public struct RunEngine: Sendable {
         self.collector = collector
         self.store = store
         self.progress = progress
+        self.concurrentMeasurements = concurrentMeasurements
         self.clock = clock
         self.timestamp = timestamp
         self.workDirectory = workDirectory
@@ -45,15 +48,14 @@ public struct RunEngine: Sendable {
 
     public func run(plan: RunPlan, series: Series, workload: WorkloadDefinition) async throws -> Outcome {
         let runID = try await store.createRun(plan: plan, startedAt: timestamp())
-        var state = State()
         do {
-            let comparison = try await execute(runID, plan: plan, series: series, workload: workload, state: &state)
+            let comparison = try await execute(runID, plan: plan, series: series, workload: workload)
             let verdict: Verdict = comparison.seriesBrokeSomething ? .fail : .pass
             try await store.finishRun(runID, status: .completed, verdict: verdict, error: nil)
             return Outcome(run: runID, comparison: comparison, verdict: verdict, error: nil)
         } catch {
             let failure = error as? NetrigError
-                ?? NetrigError(phase: state.current ?? .prepareTree, blame: .infrastructure, message: "\(error)")
+                ?? NetrigError(phase: .store, blame: .infrastructure, message: "\(error)")
             let verdict: Verdict = failure.blame == .infrastructure ? .error : .fail
             // Cancellation must not stop the run from being stored as failed.
             try? await store.finishRun(runID, status: .failed, verdict: verdict, error: failure)
@@ -61,35 +63,30 @@ public struct RunEngine: Sendable {
         }
     }
 
-    struct State {
-        var current: Phase?
-    }
-
-    private func execute(_ runID: RunID, plan: RunPlan, series: Series, workload: WorkloadDefinition,
-                         state: inout State) async throws -> Comparison {
-        let tree = try await phase(.prepareTree, runID, &state, detail: plan.treeRequest ?? "default tree") {
+    private func execute(_ runID: RunID, plan: RunPlan, series: Series, workload: WorkloadDefinition) async throws -> Comparison {
+        let tree = try await timed(.prepareTree, runID, detail: plan.treeRequest ?? "default tree") {
             try await kernel.prepareTree(request: plan.treeRequest, base: plan.baseRequest, series: series)
         }
         try await store.recordTree(runID, tree: tree)
         try await store.recordSeries(runID, series: series, applied: nil)
-        let applied = try await phase(.applySeries, runID, &state, detail: "\(series.patches.count) patches on \(tree.baseCommit.prefix(12))") {
+        let applied = try await timed(.applySeries, runID, detail: "\(series.patches.count) patches on \(tree.baseCommit.prefix(12))") {
             try await kernel.apply(series, on: tree)
         }
         try await store.recordSeries(runID, series: series, applied: applied)
-        let config = try await phase(.configure, runID, &state, detail: plan.configName) {
+        let config = try await timed(.configure, runID, detail: plan.configName) {
             try kernel.configSpec(named: plan.configName)
         }
         var artifacts: [Side: KernelArtifact] = [:]
         for (side, commit, phaseName) in [(Side.baseline, applied.baseCommit, Phase.buildBaseline),
                                           (Side.patched, applied.tipCommit, Phase.buildPatched)] {
             let request = BuildRequest(side: side, tree: tree, commit: commit, config: config, programs: workload.programs)
-            let artifact = try await phase(phaseName, runID, &state, detail: "\(side.rawValue) at \(commit.prefix(12))") {
+            let artifact = try await timed(phaseName, runID, detail: "\(side.rawValue) at \(commit.prefix(12))") {
                 try await kernel.build(request, progress: progress)
             }
             try await store.recordBuild(runID, artifact)
             artifacts[side] = artifact
         }
-        let image = try await phase(.buildImage, runID, &state, detail: "guest root filesystem") {
+        let image = try await timed(.buildImage, runID, detail: "guest root filesystem") {
             try await images.prepareImage(progress: progress)
         }
         let accelerator: Accelerator
@@ -97,7 +94,7 @@ public struct RunEngine: Sendable {
             accelerator = forced
         } else {
             let kernelImage = artifacts[.baseline]?.kernelImage
-            let probed = try await phase(.probeAccel, runID, &state, detail: "KVM or TCG") { await accelerators.probe(kernel: kernelImage) }
+            let probed = try await timed(.probeAccel, runID, detail: "KVM or TCG") { await accelerators.probe(kernel: kernelImage) }
             progress.note("accelerator: \(probed.accelerator.rawValue.uppercased()) (\(probed.reason))")
             accelerator = probed.accelerator
         }
@@ -107,64 +104,114 @@ public struct RunEngine: Sendable {
                               details: ["use --clock real, or --accel tcg"])
         }
 
-        var samples: [Sample] = []
-        var leaks: [Leak] = []
-        var splats: [Splat] = []
-        for (side, phaseName) in [(Side.baseline, Phase.testBaseline), (Side.patched, Phase.testPatched)] {
-            let artifact = artifacts[side]!
-            var commandLine: [String] = []
-            if plan.leakCheck { commandLine.append("kmemleak=on") }
-            let spec = GuestSpec(name: side.rawValue, kernelImage: artifact.kernelImage, rootImage: image,
-                                 extraCommandLine: commandLine, memoryMiB: plan.memoryMiB, vcpus: plan.vcpus,
-                                 testNICs: [plan.nic, plan.nic], accelerator: accelerator, clock: clock,
-                                 workDirectory: workDirectory(runID, side), phase: phaseName,
-                                 blameForKernel: side == .patched ? .series : .usage)
-            let result = try await phase(phaseName, runID, &state, detail: "\(workload.name) on \(plan.nic.rawValue), \(plan.repetitions)x") {
-                try await testSide(spec: spec, side: side, plan: plan, workload: workload, artifact: artifact, runID: runID)
+        let plannedSides: [(Side, Phase)] = [(.baseline, .testBaseline), (.patched, .testPatched)]
+        let context = TestContext(plan: plan, workload: workload, image: image, accelerator: accelerator, clock: clock, runID: runID)
+        // Throughput boots. In virtual time each guest's vCPU thread needs a core and its I/O thread
+        // another; on a host with fewer than 4 cores two guests at once disturb each other's timing
+        // (measured here: 1 % noise instead of 0.2 %), so they run one after the other.
+        let parallel = clock == .virtual && concurrentMeasurements
+        let built = artifacts
+        let measured = try await forEachSide(plannedSides, concurrently: parallel) { side, phaseName in
+            try await self.timed(phaseName, runID, detail: context.detail) {
+                try await self.boot(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context)
             }
-            samples += result.samples
-            leaks += result.collected.leaks
-            splats += result.collected.splats
         }
-        return try await phase(.compare, runID, &state, detail: "baseline against patched") {
-            Comparison(samples: samples, leaks: leaks, splats: splats)
+        // Leak boots measure nothing, so both sides always run at once.
+        var leakResults: [Side: SideResult] = [:]
+        if plan.leakCheck {
+            leakResults = try await timed(.checkLeaks, runID, detail: "kmemleak on, each mode once, both sides at once") {
+                try await self.forEachSide(plannedSides, concurrently: true) { side, phaseName in
+                    try await self.boot(side: side, phase: phaseName, purpose: .leaks, artifact: built[side]!, context: context)
+                }
+            }
         }
+        let samples = plannedSides.flatMap { measured[$0.0]?.samples ?? [] }
+        let leaks = plannedSides.flatMap { leakResults[$0.0]?.leaks ?? [] }
+        let splats = plannedSides.flatMap { (measured[$0.0]?.splats ?? []) + (leakResults[$0.0]?.splats ?? []) }
+        return try await timed(.compare, runID, detail: "baseline against patched") {
+            Comparison(samples: samples, leaks: leaks, splats: splats, minimumEffect: clock.minimumEffect)
+        }
+    }
+
+    /// Runs `body` for each side, at once (a failure cancels, and so tears down, the other) or in order.
+    private func forEachSide(_ sides: [(Side, Phase)], concurrently: Bool,
+                             _ body: @escaping @Sendable (Side, Phase) async throws -> SideResult) async throws -> [Side: SideResult] {
+        guard concurrently else {
+            var results: [Side: SideResult] = [:]
+            for (side, phase) in sides { results[side] = try await body(side, phase) }
+            return results
+        }
+        return try await withThrowingTaskGroup(of: (Side, SideResult).self) { group in
+            for (side, phase) in sides {
+                group.addTask { (side, try await body(side, phase)) }
+            }
+            var results: [Side: SideResult] = [:]
+            for try await (side, result) in group { results[side] = result }
+            return results
+        }
+    }
+
+    private enum Purpose: String {
+        /// kmemleak off (it slows every allocation), all repetitions, samples kept.
+        case throughput
+        /// kmemleak on, each mode once to exercise the code, samples discarded, leaks scanned.
+        case leaks
+    }
+
+    private struct TestContext: Sendable {
+        var plan: RunPlan
+        var workload: WorkloadDefinition
+        var image: String
+        var accelerator: Accelerator
+        var clock: MeasurementClock
+        var runID: RunID
+        var detail: String { "\(workload.name) on \(plan.nic.rawValue), \(plan.repetitions)x, \(clock.rawValue) clock" }
     }
 
     private struct SideResult: Sendable {
         var samples: [Sample]
-        var collected: Collected
+        var leaks: [Leak]
+        var splats: [Splat]
     }
 
-    private func testSide(spec: GuestSpec, side: Side, plan: RunPlan, workload: WorkloadDefinition,
-                          artifact: KernelArtifact, runID: RunID) async throws -> SideResult {
-        try await guests.withGuest(spec) { guest in
+    private func boot(side: Side, phase: Phase, purpose: Purpose, artifact: KernelArtifact,
+                      context: TestContext) async throws -> SideResult {
+        let plan = context.plan, workload = context.workload
+        let kmemleak = purpose == .leaks
+        let repetitions = purpose == .throughput ? plan.repetitions : 1
+        let keepSamples = purpose == .throughput
+        let spec = GuestSpec(name: "\(side.rawValue)-\(purpose.rawValue)", kernelImage: artifact.kernelImage, rootImage: context.image,
+                             extraCommandLine: kmemleak ? ["kmemleak=on"] : [], memoryMiB: plan.memoryMiB, vcpus: plan.vcpus,
+                             testNICs: [plan.nic, plan.nic], accelerator: context.accelerator, clock: context.clock,
+                             workDirectory: workDirectory(context.runID, side) + "/\(purpose.rawValue)", phase: phase,
+                             blameForKernel: side == .patched ? .series : .usage)
+        return try await guests.withGuest(spec) { guest in
             var remotePrograms: [String: String] = [:]
             for (name, hostPath) in artifact.programs.sorted(by: { $0.key < $1.key }) {
                 let remote = "/root/netrig/\(name)"
                 try await guest.upload(hostPath, to: remote, mode: 0o755)
                 remotePrograms[name] = remote
             }
-            try await collector.prepare(on: guest, kmemleak: plan.leakCheck)
-            progress.status("\(side.rawValue): booted in \(Int(guest.bootSeconds)) s, running \(workload.name)")
+            try await collector.prepare(on: guest, kmemleak: kmemleak)
+            progress.status("\(spec.name): booted in \(Int(guest.bootSeconds)) s, running \(workload.name)")
             let outcome = try await workloads.run(workload, side: side, nic: plan.nic, programs: remotePrograms,
-                                                  repetitions: plan.repetitions, on: guest)
-            let collected = try await collector.collect(on: guest, side: side, kmemleak: plan.leakCheck)
+                                                  repetitions: repetitions, on: guest)
+            let collected = try await collector.collect(on: guest, side: side, kmemleak: kmemleak)
             var unsupported: String?
             if case .unsupported(let reason) = outcome.status { unsupported = reason }
+            let samples = keepSamples ? outcome.samples : []
             let boot = BootRecord(side: side, nic: plan.nic, accelerator: spec.accelerator, clock: spec.clock,
-                                  kmemleak: plan.leakCheck, bootSeconds: guest.bootSeconds, consoleLog: guest.consoleLog,
+                                  kmemleak: kmemleak, bootSeconds: guest.bootSeconds, consoleLog: guest.consoleLog,
                                   dmesg: collected.dmesg, workloadTranscript: outcome.transcript,
                                   unsupportedReason: unsupported)
-            try await store.recordBoot(runID, boot, samples: outcome.samples, collected: collected)
-            return SideResult(samples: outcome.samples, collected: collected)
+            try await store.recordBoot(context.runID, boot, samples: samples, collected: collected)
+            return SideResult(samples: samples, leaks: collected.leaks, splats: collected.splats)
         }
     }
 
     /// Times `body`, tells the observer, and records the phase whether it succeeds or fails.
-    private func phase<T: Sendable>(_ phase: Phase, _ runID: RunID, _ state: inout State, detail: String,
+    private func timed<T: Sendable>(_ phase: Phase, _ runID: RunID, detail: String,
                                     _ body: () async throws -> T) async throws -> T {
-        state.current = phase
         progress.phaseStarted(phase, detail: detail)
         let start = clock()
         do {

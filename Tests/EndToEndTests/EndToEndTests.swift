@@ -38,11 +38,13 @@ import Testing
         #expect(Set(run.builds.map(\.side)) == [.baseline, .patched])
         #expect(run.builds.allSatisfy { FileManager.default.fileExists(atPath: $0.kernelImage) })
         let completed = Set(run.phases.filter { $0.outcome == .completed }.map(\.phase))
-        for phase in [Phase.prepareTree, .applySeries, .configure, .buildBaseline, .buildPatched, .buildImage, .testBaseline, .testPatched, .compare] {
+        for phase in [Phase.prepareTree, .applySeries, .configure, .buildBaseline, .buildPatched, .buildImage, .testBaseline, .testPatched, .checkLeaks, .compare] {
             #expect(completed.contains(phase), "phase \(phase.rawValue) recorded")
         }
-        #expect(run.boots.count == 2)
-        #expect(run.boots.allSatisfy { $0.kmemleak && $0.dmesg.contains("Linux version") && $0.bootSeconds > 0 })
+        // Per side a throughput boot (kmemleak off) and a leak boot (kmemleak on).
+        #expect(run.boots.count == 4)
+        #expect(run.boots.filter { $0.kmemleak }.count == 2)
+        #expect(run.boots.allSatisfy { $0.dmesg.contains("Linux version") && $0.bootSeconds > 0 && $0.clock == .virtual })
         // 2 sides x 2 modes (copy, zerocopy) x 2 repetitions, all positive throughputs.
         #expect(run.samples.count == 8)
         #expect(run.samples.allSatisfy { $0.value > 0 && $0.unit == "MiB/s" })
@@ -51,7 +53,7 @@ import Testing
         #expect(comparison.newLeaks.isEmpty)
 
         // The same inputs again build nothing.
-        let again = try await netrig(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check"])
+        let again = try await netrig(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check", "--clock", "real"])
         #expect(again.exitStatus == 0, "second run failed:\n\(again.standardOutput)\(again.standardError)")
         let secondID = try #require(try await store.listRuns(limit: 1).first).id
         let second = try #require(try await store.loadRun(secondID))
@@ -63,10 +65,12 @@ import Testing
         let compare = try await netrig(["compare", "--store", storePath, String(summary.id)])
         #expect(compare.exitStatus == 0)
         #expect(compare.standardOutput.contains("\(summary.id):baseline"))
-        // Runs with different kmemleak modes are not compared unless forced.
+        // Runs measured in different clocks are not compared unless forced.
         let mixed = try await netrig(["compare", "--store", storePath, "\(summary.id):patched", "\(second.summary.id):patched"])
         #expect(mixed.exitStatus == 1)
-        #expect(mixed.standardOutput.contains("kmemleak modes differ"))
+        #expect(mixed.standardOutput.contains("measurement clocks differ"))
+        let forced = try await netrig(["compare", "--store", storePath, "--force", "\(summary.id):patched", "\(second.summary.id):patched"])
+        #expect(forced.standardOutput.contains("\(second.summary.id):patched"))
     }
 
     @Test func seriesThatDoesNotApplyFailsInApplyWithExitCode2() async throws {

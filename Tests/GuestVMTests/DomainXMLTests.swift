@@ -10,7 +10,7 @@ import Testing
                   workDirectory: "/w")
     }
     let wiring = DomainWiring(domainName: "netrig-baseline-1", diskOverlay: "/w/disk.qcow2", consoleLog: "/w/console.log",
-                              sshPort: 40022, udpPorts: [41001, 41002])
+                              sshPort: 40022)
 
     @Test func virtualClockAddsIcountUnderTCG() {
         let xml = DomainXML.render(spec(clock: .virtual), wiring: wiring)
@@ -22,10 +22,11 @@ import Testing
 
     @Test func testNICsAreWiredBackToBack() {
         let xml = DomainXML.render(spec(clock: .real), wiring: wiring)
-        // NIC 0 listens on 41001 and sends to 41002; NIC 1 the other way round.
-        #expect(xml.contains("<source address='127.0.0.1' port='41002'>\n        <local address='127.0.0.1' port='41001'/>"))
-        #expect(xml.contains("<source address='127.0.0.1' port='41001'>\n        <local address='127.0.0.1' port='41002'/>"))
-        #expect(xml.components(separatedBy: "<model type='vmxnet3'/>").count == 3)
+        // Both test NICs sit on QEMU hub 0, each in its own slot on pcie.0.
+        #expect(xml.contains("<qemu:arg value='hubport,id=test0,hubid=0'/>"))
+        #expect(xml.contains("<qemu:arg value='hubport,id=test1,hubid=0'/>"))
+        #expect(xml.contains("<qemu:arg value='vmxnet3,netdev=test0,mac=52:54:00:6e:00:01,bus=pcie.0,addr=0x11'/>"))
+        #expect(xml.contains("<qemu:arg value='vmxnet3,netdev=test1,mac=52:54:00:6e:00:02,bus=pcie.0,addr=0x12'/>"))
         #expect(xml.contains("hostfwd=tcp:127.0.0.1:40022-:22"), "SSH is forwarded on loopback only")
         #expect(xml.contains("bus=pcie.0,addr=0x10"))
         #expect(xml.contains("kmemleak=on"))

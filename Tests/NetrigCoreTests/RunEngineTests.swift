@@ -12,12 +12,15 @@ import Testing
         #expect(outcome.error == nil)
         let phases = store.state.withLock { $0.phases.map(\.phase) }
         #expect(phases == [.prepareTree, .applySeries, .configure, .buildBaseline, .buildPatched, .buildImage, .probeAccel,
-                           .testBaseline, .testPatched, .compare])
+                           .testBaseline, .testPatched, .checkLeaks, .compare])
         let finished = store.state.withLock { $0.finished }
         #expect(finished?.status == .completed)
         #expect(store.state.withLock { $0.samples.count } == 6)
-        let booted = store.state.withLock { $0.boots.map(\.clock) }
-        #expect(booted == [.virtual, .virtual], "TCG defaults to the virtual clock")
+        let boots = store.state.withLock { $0.boots }
+        #expect(boots.count == 4, "a throughput boot and a leak boot per side")
+        #expect(boots.allSatisfy { $0.clock == .virtual }, "TCG defaults to the virtual clock")
+        #expect(boots.filter(\.kmemleak).count == 2)
+        #expect(Set(boots.filter(\.kmemleak).map(\.side)) == [.baseline, .patched])
     }
 
     @Test func newLeakOnPatchedSideFailsTheRun() async throws {
