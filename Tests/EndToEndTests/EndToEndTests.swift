@@ -17,19 +17,20 @@ import Testing
                                           timeout: timeout)
     }
 
-    @Test func exampleSeriesRunsEndToEndAndPasses() async throws {
+    @Test func exampleSeriesPassesAndAnExtraCostIsARegression() async throws {
         let scratch = fixtures.scratchDirectory("e2e")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let storePath = scratch + "/runs.sqlite"
-        let result = try await netrig(["run", "--store", storePath, "--repetitions", "2"])
+        let store = try SQLiteRunStore(path: storePath)
+
+        // 1. The example series (a comment and a no-op refactor), with leak checking: a pass.
+        let result = try await netrig(["run", "--store", storePath, "--repetitions", "4"])
         let output = result.standardOutput + result.standardError
         #expect(result.exitStatus == 0, "netrig run failed:\n\(output)")
         #expect(result.standardOutput.contains("copy/throughput"))
         #expect(result.standardOutput.contains("verdict: pass"))
-
-        let store = try SQLiteRunStore(path: storePath)
-        let summary = try #require(try await store.listRuns(limit: 10).first)
-        let run = try #require(try await store.loadRun(summary.id))
+        let firstID = try #require(try await store.listRuns(limit: 10).first).id
+        let run = try #require(try await store.loadRun(firstID))
         #expect(run.summary.status == .completed)
         #expect(run.summary.verdict == .pass)
         #expect(run.summary.treeName.hasPrefix("Debian linux-source-6.12"))
@@ -45,32 +46,53 @@ import Testing
         #expect(run.boots.count == 4)
         #expect(run.boots.filter { $0.kmemleak }.count == 2)
         #expect(run.boots.allSatisfy { $0.dmesg.contains("Linux version") && $0.bootSeconds > 0 && $0.clock == .virtual })
-        // 2 sides x 2 modes (copy, zerocopy) x 2 repetitions, all positive throughputs.
-        #expect(run.samples.count == 8)
+        // 2 sides x 2 modes (copy, zerocopy) x 4 repetitions, all positive throughputs.
+        #expect(run.samples.count == 16)
         #expect(run.samples.allSatisfy { $0.value > 0 && $0.unit == "MiB/s" })
         #expect(run.splats.isEmpty, "a no-op series on a clean kernel leaves no splats: \(run.splats.map(\.title))")
         let comparison = Comparison(samples: run.samples, leaks: run.leaks, splats: run.splats)
         #expect(comparison.newLeaks.isEmpty)
+        #expect(comparison.metrics.allSatisfy { $0.verdict != .regression && $0.verdict != .improvement })
 
-        // The same inputs again build nothing.
+        // 2. A small deliberate cost per transmitted packet: a regression, with its interval, and exit code 2.
+        let costly = try await netrig(["run", "--store", storePath, "--repetitions", "4", "--no-leak-check",
+                                       "--series", fixtures.repository + "/examples/extra-cost-per-packet.mbox"])
+        #expect(costly.exitStatus == 2, "\(costly.standardOutput)\(costly.standardError)")
+        #expect(costly.standardOutput.contains("regression"))
+        let costID = try #require(try await store.listRuns(limit: 1).first).id
+        let costRun = try #require(try await store.loadRun(costID))
+        #expect(costRun.builds.first { $0.side == .baseline }?.cached == true, "the same baseline is not built twice")
+        let costComparison = Comparison(samples: costRun.samples, leaks: [], splats: [])
+        let copy = try #require(costComparison.metrics.first { $0.metric == "copy/throughput" })
+        #expect(copy.verdict == .regression)
+        #expect(copy.delta < 0)
+        #expect(copy.interval.map { $0.upperBound < 0 } == true, "the interval excludes no change: \(String(describing: copy.interval))")
+
+        // 3. The same kernel compared with itself across the two runs: no finding.
+        let same = try await netrig(["compare", "--store", storePath, "\(firstID):baseline", "\(costID):baseline"])
+        #expect(same.exitStatus == 0, "\(same.standardOutput)")
+        #expect(!same.standardOutput.contains("regression") && !same.standardOutput.contains("improvement"))
+
+        // 4. The same inputs again build nothing; runs in different clocks are not compared unless forced.
         let again = try await netrig(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check", "--clock", "real"])
-        #expect(again.exitStatus == 0, "second run failed:\n\(again.standardOutput)\(again.standardError)")
+        #expect(again.exitStatus == 0 || again.exitStatus == 2, "second run failed:\n\(again.standardOutput)\(again.standardError)")
         let secondID = try #require(try await store.listRuns(limit: 1).first).id
         let second = try #require(try await store.loadRun(secondID))
-        #expect(second.builds.allSatisfy { $0.cached }, "the second run reuses both kernels from the build cache")
+        #expect(second.builds.allSatisfy { $0.cached }, "the repeated run reuses both kernels from the build cache")
+        #expect(second.boots.allSatisfy { $0.clock == .real })
+        let mixed = try await netrig(["compare", "--store", storePath, "\(firstID):patched", "\(secondID):patched"])
+        #expect(mixed.exitStatus == 1)
+        #expect(mixed.standardOutput.contains("measurement clocks differ"))
+        let forced = try await netrig(["compare", "--store", storePath, "--force", "\(firstID):patched", "\(secondID):patched"])
+        #expect(forced.standardOutput.contains("\(secondID):patched"))
 
         let listing = try await netrig(["runs", "--store", storePath])
         #expect(listing.standardOutput.contains("small no-op cleanups"))
-        #expect(listing.standardOutput.split(separator: "\n").count == 3, "a header and two runs")
-        let compare = try await netrig(["compare", "--store", storePath, String(summary.id)])
-        #expect(compare.exitStatus == 0)
-        #expect(compare.standardOutput.contains("\(summary.id):baseline"))
-        // Runs measured in different clocks are not compared unless forced.
-        let mixed = try await netrig(["compare", "--store", storePath, "\(summary.id):patched", "\(second.summary.id):patched"])
-        #expect(mixed.exitStatus == 1)
-        #expect(mixed.standardOutput.contains("measurement clocks differ"))
-        let forced = try await netrig(["compare", "--store", storePath, "--force", "\(summary.id):patched", "\(second.summary.id):patched"])
-        #expect(forced.standardOutput.contains("\(second.summary.id):patched"))
+        #expect(listing.standardOutput.contains("deliberate cost"))
+        #expect(listing.standardOutput.split(separator: "\n").count == 4, "a header and three runs")
+        let within = try await netrig(["compare", "--store", storePath, String(firstID)])
+        #expect(within.exitStatus == 0)
+        #expect(within.standardOutput.contains("\(firstID):baseline"))
     }
 
     @Test func seriesThatDoesNotApplyFailsInApplyWithExitCode2() async throws {
