@@ -57,7 +57,7 @@ struct SeriesApplier: Sendable {
         details += lines.filter { $0.hasPrefix("error:") && !$0.hasPrefix("error: patch failed") }.prefix(4)
         details.append("the \(applied) patch(es) before it are applied at \(keptAt.prefix(12)) (refs/netrig/applied)")
         return NetrigError(phase: .applySeries, blame: .series, subject: patch.label,
-                           message: "does not apply", details: details)
+                           message: "does not apply", details: details, patch: patch.index)
     }
 
     /// The `@@ -start,len +start,len @@` header of the hunk for `file` starting at `oldStart`.

@@ -36,7 +36,11 @@ struct CompareCommand: AsyncParsableCommand {
     @Flag(help: "Compare even when the runs differ in config, workload, NIC, accelerator, clock or kmemleak mode.")
     var force = false
 
+    @Option(help: "Write the verdict and findings as JSON to this file (- for standard output); see docs/JSON.md.")
+    var json: String?
+
     func run() async throws {
+        let say = HumanOutput(json: json)
         let store = try SQLiteRunStore(path: global.storePath)
         guard (1...2).contains(kernels.count) else { throw ValidationError("give one run, or two kernels") }
         let references = try kernels.map(KernelReference.init)
@@ -55,7 +59,7 @@ struct CompareCommand: AsyncParsableCommand {
             b = (runs[1], references[1].side ?? .patched)
         }
         if !force, let reason = Self.incomparable(a, b) {
-            print("not comparable: \(reason) (use --force to compare anyway)")
+            say("not comparable: \(reason) (use --force to compare anyway)")
             throw ExitWithVerdict(code: Verdict.error.exitCode)
         }
         // Relabel: the first kernel plays the baseline, the second the patched side.
@@ -68,10 +72,15 @@ struct CompareCommand: AsyncParsableCommand {
         let comparison = Comparison(samples: samples, leaks: leaks, splats: splats,
                                     minimumEffect: (a.0.measurementClock ?? .virtual).minimumEffect)
         let labelA = "\(a.0.summary.id):\(a.1.rawValue)", labelB = "\(b.0.summary.id):\(b.1.rawValue)"
-        print("comparing \(labelA) (\(a.0.summary.seriesTitle)) with \(labelB) (\(b.0.summary.seriesTitle))")
-        print(ComparisonReport.table(comparison, baselineLabel: labelA, patchedLabel: labelB), terminator: "")
+        say("comparing \(labelA) (\(a.0.summary.seriesTitle)) with \(labelB) (\(b.0.summary.seriesTitle))")
+        say(ComparisonReport.table(comparison, baselineLabel: labelA, patchedLabel: labelB), terminator: "")
         let verdict: Verdict = comparison.seriesBrokeSomething ? .fail : .pass
-        print("verdict: \(verdict.rawValue)")
+        say("verdict: \(verdict.rawValue)")
+        if let json {
+            try ReportWriter.write(RunReport(run: references.count == 1 ? a.0.summary.id : nil, verdict: verdict,
+                                             findings: Finding.from(comparison, plan: b.0.plan), comparison: comparison,
+                                             clock: a.0.measurementClock, phases: []), to: json)
+        }
         if verdict != .pass { throw ExitWithVerdict(code: verdict.exitCode) }
     }
 

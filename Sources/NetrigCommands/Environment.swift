@@ -42,6 +42,39 @@ struct GlobalOptions: ParsableArguments {
     var storePath: String { store ?? ProcessInfo.processInfo.environment["NETRIG_STORE"] ?? directories.defaultStore }
 }
 
+/// Human-readable output: standard output, or standard error when standard output carries JSON.
+struct HumanOutput {
+    var toStandardError: Bool
+
+    init(json: String?) {
+        toStandardError = json == "-"
+    }
+
+    func callAsFunction(_ text: String, terminator: String = "\n") {
+        if toStandardError {
+            FileHandle.standardError.write(Data((text + terminator).utf8))
+        } else {
+            print(text, terminator: terminator)
+        }
+    }
+}
+
+/// Writes a run report as JSON to `path` ("-" for standard output).
+enum ReportWriter {
+    static func write(_ report: RunReport, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let data = try encoder.encode(report) + Data("\n".utf8)
+        if path == "-" {
+            FileHandle.standardOutput.write(data)
+        } else {
+            try data.write(to: URL(fileURLWithPath: path))
+        }
+    }
+}
+
 /// Errors shown to the user end the process with the verdict's exit code.
 struct ExitWithVerdict: Error {
     var code: Int32

@@ -52,7 +52,11 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Leave the guests running after the run (for netrig ssh / virsh).")
     var keep = false
 
+    @Option(help: "Write the verdict and findings as JSON to this file (- for standard output); see docs/JSON.md.")
+    var json: String?
+
     func run() async throws {
+        let say = HumanOutput(json: json)
         let layout = ProjectLayout.locate()
         let progress = TerminalProgress()
         let seriesPath = series ?? layout.defaultSeries
@@ -107,16 +111,24 @@ struct RunCommand: AsyncParsableCommand {
         progress.note("series: '\(parsedSeries.title)', \(parsedSeries.patches.count) patch(es) from \(seriesPath)")
         let outcome = try await SignalCancellation.run { try await engine.run(plan: plan, series: parsedSeries, workload: workloadDefinition) }
         if let stored = try await store.loadRun(outcome.run) {
-            print(ComparisonReport.header(stored), terminator: "")
+            say(ComparisonReport.header(stored), terminator: "")
         }
         if let comparison = outcome.comparison {
-            print(ComparisonReport.table(comparison), terminator: "")
+            say(ComparisonReport.table(comparison), terminator: "")
         }
         if let error = outcome.error {
-            print("error: \(error)")
-            print("the run is stored as failed in phase \(error.phase.rawValue): netrig runs / netrig show \(outcome.run)")
+            say("error: \(error)")
+            say("the run is stored as failed in phase \(error.phase.rawValue): netrig runs / netrig show \(outcome.run)")
         }
-        print("verdict: \(outcome.verdict.rawValue) (run \(outcome.run), store \(global.storePath))")
+        say("verdict: \(outcome.verdict.rawValue) (run \(outcome.run), store \(global.storePath))")
+        if let json {
+            let stored = try await store.loadRun(outcome.run)
+            var findings = outcome.comparison.map { Finding.from($0, plan: plan) } ?? []
+            if let error = outcome.error { findings.append(Finding.from(error, plan: plan)) }
+            try ReportWriter.write(RunReport(run: outcome.run, verdict: outcome.verdict, findings: findings,
+                                             comparison: outcome.comparison, clock: stored?.measurementClock,
+                                             phases: stored?.phases ?? []), to: json)
+        }
         if outcome.verdict != .pass { throw ExitWithVerdict(code: outcome.verdict.exitCode) }
     }
 }

@@ -59,3 +59,151 @@ public protocol GuestCollector: Sendable {
     func prepare(on guest: any GuestSession, kmemleak: Bool) async throws
     func collect(on guest: any GuestSession, side: Side, kmemleak: Bool) async throws -> Collected
 }
+
+/// One thing a run found, as the JSON document and the pages report it.
+public struct Finding: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        case apply, config, build, boot, splat, leak, pagePool = "page_pool", throughput, infrastructure
+    }
+    public var kind: Kind
+    /// Whose fault: the series, or the infrastructure (libvirt, disk, SSH, an image) or the user's input.
+    public var blame: NetrigError.Blame
+    public var config: String
+    public var nic: String
+    public var workload: String
+    /// 1-based index of the patch at fault, or nil when the finding is not attributed to one patch.
+    public var patch: Int?
+    public var summary: String
+    public var evidence: Evidence
+
+    public struct Evidence: Sendable, Codable, Equatable {
+        public var metric: String?
+        public var unit: String?
+        public var baselineMedian: Double?
+        public var patchedMedian: Double?
+        public var delta: Double?
+        public var interval: [Double]?
+        public var pValue: Double?
+        public var fingerprint: String?
+        public var backtrace: [String]?
+        public var text: String?
+        public var details: [String]?
+
+        public init(metric: String? = nil, unit: String? = nil, baselineMedian: Double? = nil, patchedMedian: Double? = nil,
+                    delta: Double? = nil, interval: [Double]? = nil, pValue: Double? = nil, fingerprint: String? = nil,
+                    backtrace: [String]? = nil, text: String? = nil, details: [String]? = nil) {
+            self.metric = metric
+            self.unit = unit
+            self.baselineMedian = baselineMedian
+            self.patchedMedian = patchedMedian
+            self.delta = delta
+            self.interval = interval
+            self.pValue = pValue
+            self.fingerprint = fingerprint
+            self.backtrace = backtrace
+            self.text = text
+            self.details = details
+        }
+    }
+
+    public init(kind: Kind, blame: NetrigError.Blame, config: String, nic: String, workload: String, patch: Int?,
+                summary: String, evidence: Evidence) {
+        self.kind = kind
+        self.blame = blame
+        self.config = config
+        self.nic = nic
+        self.workload = workload
+        self.patch = patch
+        self.summary = summary
+        self.evidence = evidence
+    }
+}
+
+extension Finding {
+    /// The findings of a comparison: regressions, new leaks, new splats (all the series' doing).
+    public static func from(_ comparison: Comparison, plan: RunPlan) -> [Finding] {
+        func finding(_ kind: Kind, _ summary: String, _ evidence: Evidence) -> Finding {
+            Finding(kind: kind, blame: .series, config: plan.configName, nic: plan.nic.rawValue, workload: plan.workload,
+                    patch: nil, summary: summary, evidence: evidence)
+        }
+        var findings: [Finding] = []
+        for metric in comparison.metrics where metric.verdict == .regression {
+            findings.append(finding(.throughput, "\(metric.metric) \(percent(metric.delta)) (regression)", Evidence(
+                metric: metric.metric, unit: metric.unit, baselineMedian: metric.baselineMedian, patchedMedian: metric.patchedMedian,
+                delta: metric.delta, interval: metric.interval.map { [$0.lowerBound, $0.upperBound] }, pValue: metric.pValue)))
+        }
+        for leak in comparison.newLeaks {
+            findings.append(finding(.leak, "new leak: \(leak.fingerprint) (\(leak.size) bytes)",
+                                    Evidence(fingerprint: leak.fingerprint, backtrace: leak.backtrace, text: leak.raw)))
+        }
+        for splat in comparison.newSplats {
+            let kind: Kind = [.stalledPool, .genpool, .badPage].contains(splat.kind) ? .pagePool : .splat
+            findings.append(finding(kind, "new \(splat.kind.rawValue): \(splat.title)", Evidence(text: splat.text)))
+        }
+        return findings
+    }
+
+    /// The finding for an error that ended a run.
+    public static func from(_ error: NetrigError, plan: RunPlan) -> Finding {
+        let kind: Kind
+        if error.blame == .infrastructure {
+            kind = .infrastructure
+        } else {
+            switch error.phase {
+            case .applySeries: kind = .apply
+            case .configure: kind = .config
+            case .buildBaseline, .buildPatched: kind = error.message.contains("olddefconfig") ? .config : .build
+            case .testBaseline, .testPatched, .checkLeaks, .probeAccel: kind = .boot
+            default: kind = .infrastructure
+            }
+        }
+        return Finding(kind: kind, blame: error.blame, config: plan.configName, nic: plan.nic.rawValue, workload: plan.workload,
+                       patch: error.patch, summary: error.subject.map { "\($0): \(error.message)" } ?? error.message,
+                       evidence: Evidence(details: error.details))
+    }
+
+    static func percent(_ value: Double) -> String {
+        let scaled = (value * 10000).rounded() / 100
+        return (scaled >= 0 ? "+" : "") + String(scaled) + "%"
+    }
+}
+
+/// The machine-readable result of a run or a comparison (`--json`), documented in docs/JSON.md.
+public struct RunReport: Sendable, Codable, Equatable {
+    public var run: RunID?
+    public var verdict: Verdict
+    public var findings: [Finding]
+    public var metrics: [Metric]
+    public var clock: String?
+    public var phases: [PhaseRecord]
+
+    public struct Metric: Sendable, Codable, Equatable {
+        public var metric: String
+        public var unit: String
+        public var baseline: [Double]
+        public var patched: [Double]
+        public var baselineMedian: Double
+        public var patchedMedian: Double
+        public var delta: Double
+        public var interval: [Double]?
+        public var pValue: Double
+        public var noise: Double
+        public var threshold: Double
+        public var verdict: String
+        public var runsNeeded: Int?
+    }
+
+    public init(run: RunID?, verdict: Verdict, findings: [Finding], comparison: Comparison?, clock: MeasurementClock?,
+                phases: [PhaseRecord]) {
+        self.run = run
+        self.verdict = verdict
+        self.findings = findings
+        self.clock = clock?.rawValue
+        self.phases = phases
+        metrics = (comparison?.metrics ?? []).map {
+            Metric(metric: $0.metric, unit: $0.unit, baseline: $0.baseline, patched: $0.patched, baselineMedian: $0.baselineMedian,
+                   patchedMedian: $0.patchedMedian, delta: $0.delta, interval: $0.interval.map { [$0.lowerBound, $0.upperBound] },
+                   pValue: $0.pValue, noise: $0.noise, threshold: $0.threshold, verdict: $0.verdict.rawValue, runsNeeded: $0.runsNeeded)
+        }
+    }
+}

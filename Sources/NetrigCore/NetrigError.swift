@@ -19,8 +19,11 @@ public struct NetrigError: Error, Sendable, CustomStringConvertible, Equatable {
     public var message: String
     /// Supporting lines: a console tail, a compiler error, the failing command.
     public var details: [String]
+    /// The 1-based index of the patch at fault, when one is.
+    public var patch: Int?
 
-    public init(phase: Phase, blame: Blame, subject: String? = nil, message: String, details: [String] = []) {
+    public init(phase: Phase, blame: Blame, subject: String? = nil, message: String, details: [String] = [], patch: Int? = nil) {
+        self.patch = patch
         self.phase = phase
         self.blame = blame
         self.subject = subject

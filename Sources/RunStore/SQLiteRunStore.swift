@@ -267,8 +267,10 @@ struct ErrorRecord: Codable {
     var subject: String?
     var message: String
     var details: [String]
+    var patch: Int?
 
     init(_ error: NetrigError) {
+        patch = error.patch
         phase = error.phase
         blame = error.blame
         subject = error.subject
@@ -277,6 +279,6 @@ struct ErrorRecord: Codable {
     }
 
     var error: NetrigError {
-        NetrigError(phase: phase, blame: blame, subject: subject, message: message, details: details)
+        NetrigError(phase: phase, blame: blame, subject: subject, message: message, details: details, patch: patch)
     }
 }

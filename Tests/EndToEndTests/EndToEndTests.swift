@@ -95,6 +95,28 @@ import Testing
         #expect(within.standardOutput.contains("\(firstID):baseline"))
     }
 
+    @Test func injectedLeakIsReportedAsANewLeakInJSON() async throws {
+        let scratch = fixtures.scratchDirectory("e2e-leak")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let result = try await netrig(["run", "--store", scratch + "/runs.sqlite", "--repetitions", "1", "--json", "-",
+                                       "--series", fixtures.repository + "/examples/leak-zerocopy-setsockopt.mbox"])
+        #expect(result.exitStatus == 2, "\(result.standardOutput)\(result.standardError)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],
+                                    "standard output is one JSON document")
+        #expect(document["verdict"] as? String == "fail")
+        #expect(document["run"] as? Int != nil)
+        let findings = try #require(document["findings"] as? [[String: Any]])
+        let leak = try #require(findings.first { $0["kind"] as? String == "leak" }, "findings: \(findings)")
+        #expect(leak["blame"] as? String == "series")
+        #expect(leak["nic"] as? String == "virtio-net")
+        #expect(leak["workload"] as? String == "msg_zerocopy")
+        let evidence = try #require(leak["evidence"] as? [String: Any])
+        let fingerprint = try #require(evidence["fingerprint"] as? String)
+        #expect(fingerprint.hasPrefix("sk_setsockopt"), "fingerprint \(fingerprint)")
+        #expect((evidence["backtrace"] as? [String])?.contains { $0.hasPrefix("sk_setsockopt+") } == true)
+        #expect(result.standardError.contains("NEW LEAK"), "the human-readable report goes to standard error")
+    }
+
     @Test func seriesThatDoesNotApplyFailsInApplyWithExitCode2() async throws {
         let scratch = fixtures.scratchDirectory("e2e-apply")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -102,8 +124,14 @@ import Testing
         // Patch 2's context no longer matches the tree.
         let broken = example.replacingOccurrences(of: "-\treturn netmem_is_net_iov(netmem) ||", with: "-\treturn netmem_is_net_iov(nm) ||")
         try broken.write(toFile: scratch + "/broken.mbox", atomically: true, encoding: .utf8)
-        let result = try await netrig(["run", "--store", scratch + "/runs.sqlite", "--series", scratch + "/broken.mbox"], timeout: .seconds(600))
+        let result = try await netrig(["run", "--store", scratch + "/runs.sqlite", "--series", scratch + "/broken.mbox",
+                                       "--json", scratch + "/report.json"], timeout: .seconds(600))
         #expect(result.exitStatus == 2, "\(result.standardOutput)\(result.standardError)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scratch + "/report.json"))) as? [String: Any])
+        let finding = try #require((report["findings"] as? [[String: Any]])?.first)
+        #expect(finding["kind"] as? String == "apply")
+        #expect(finding["patch"] as? Int == 2)
+        #expect(finding["blame"] as? String == "series")
         #expect(result.standardOutput.contains("patch 2/2 'page_pool: convert the netmem to a page once"))
         #expect(result.standardOutput.contains("net/core/page_pool.c"))
         let store = try SQLiteRunStore(path: scratch + "/runs.sqlite")
