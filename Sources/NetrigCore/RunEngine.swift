@@ -111,9 +111,29 @@ public struct RunEngine: Sendable {
         // (measured here: 1 % noise instead of 0.2 %), so they run one after the other.
         let parallel = clock == .virtual && concurrentMeasurements
         let built = artifacts
-        let measured = try await forEachSide(plannedSides, concurrently: parallel) { side, phaseName in
-            try await self.timed(phaseName, runID, detail: context.detail) {
-                try await self.boot(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context)
+        var measured: [Side: SideResult] = [:]
+        if parallel {
+            measured = try await forEachSide(plannedSides, concurrently: true) { side, phaseName in
+                try await self.timed(phaseName, runID, detail: context.detail) {
+                    try await self.boot(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context,
+                                        repetitions: plan.repetitions, firstRepetition: 1, round: 1)
+                }
+            }
+        } else {
+            // One after the other, alternating baseline and patched (ABAB) so that a drift of the host hits
+            // both sides alike; each boot starts with a discarded warm-up.
+            let rounds = plan.repetitions >= 4 ? 2 : 1
+            var done = 0
+            for round in 1...rounds {
+                let count = round == rounds ? plan.repetitions - done : plan.repetitions / rounds + plan.repetitions % rounds
+                for (side, phaseName) in plannedSides {
+                    let result = try await timed(phaseName, runID, detail: context.detail + ", round \(round)/\(rounds)") {
+                        try await self.boot(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context,
+                                            repetitions: count, firstRepetition: done + 1, round: round)
+                    }
+                    measured[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(result)
+                }
+                done += count
             }
         }
         // Leak boots measure nothing, so both sides always run at once.
@@ -121,7 +141,8 @@ public struct RunEngine: Sendable {
         if plan.leakCheck {
             leakResults = try await timed(.checkLeaks, runID, detail: "kmemleak on, each mode once, both sides at once") {
                 try await self.forEachSide(plannedSides, concurrently: true) { side, phaseName in
-                    try await self.boot(side: side, phase: phaseName, purpose: .leaks, artifact: built[side]!, context: context)
+                    try await self.boot(side: side, phase: phaseName, purpose: .leaks, artifact: built[side]!, context: context,
+                                        repetitions: 1, firstRepetition: 1, round: 1)
                 }
             }
         }
@@ -172,18 +193,23 @@ public struct RunEngine: Sendable {
         var samples: [Sample]
         var leaks: [Leak]
         var splats: [Splat]
+
+        mutating func merge(_ other: SideResult) {
+            samples += other.samples
+            leaks += other.leaks
+            splats += other.splats
+        }
     }
 
-    private func boot(side: Side, phase: Phase, purpose: Purpose, artifact: KernelArtifact,
-                      context: TestContext) async throws -> SideResult {
+    private func boot(side: Side, phase: Phase, purpose: Purpose, artifact: KernelArtifact, context: TestContext,
+                      repetitions: Int, firstRepetition: Int, round: Int) async throws -> SideResult {
         let plan = context.plan, workload = context.workload
         let kmemleak = purpose == .leaks
-        let repetitions = purpose == .throughput ? plan.repetitions : 1
         let keepSamples = purpose == .throughput
         let spec = GuestSpec(name: "\(side.rawValue)-\(purpose.rawValue)", kernelImage: artifact.kernelImage, rootImage: context.image,
                              extraCommandLine: kmemleak ? ["kmemleak=on"] : [], memoryMiB: plan.memoryMiB, vcpus: plan.vcpus,
                              testNICs: [plan.nic, plan.nic], accelerator: context.accelerator, clock: context.clock,
-                             workDirectory: workDirectory(context.runID, side) + "/\(purpose.rawValue)", phase: phase,
+                             workDirectory: workDirectory(context.runID, side) + "/\(purpose.rawValue)-\(round)", phase: phase,
                              blameForKernel: side == .patched ? .series : .usage)
         return try await guests.withGuest(spec) { guest in
             var remotePrograms: [String: String] = [:]
@@ -195,7 +221,8 @@ public struct RunEngine: Sendable {
             try await collector.prepare(on: guest, kmemleak: kmemleak)
             progress.status("\(spec.name): booted in \(Int(guest.bootSeconds)) s, running \(workload.name)")
             let outcome = try await workloads.run(workload, side: side, nic: plan.nic, programs: remotePrograms,
-                                                  repetitions: repetitions, on: guest)
+                                                  repetitions: repetitions, firstRepetition: firstRepetition,
+                                                  warmup: purpose == .throughput, on: guest)
             let collected = try await collector.collect(on: guest, side: side, kmemleak: kmemleak)
             var unsupported: String?
             if case .unsupported(let reason) = outcome.status { unsupported = reason }

@@ -142,6 +142,8 @@ public struct WorkloadOutcome: Sendable, Equatable {
 
 /// Runs a workload on a booted guest.
 public protocol WorkloadExecutor: Sendable {
+    /// Runs every mode `repetitions` times, numbering samples from `firstRepetition`. With `warmup`, the
+    /// first mode runs once before and its output is discarded (caches, page pools and ARP warmed up).
     func run(_ workload: WorkloadDefinition, side: Side, nic: NICModel, programs: [String: String],
-             repetitions: Int, on guest: any GuestSession) async throws -> WorkloadOutcome
+             repetitions: Int, firstRepetition: Int, warmup: Bool, on guest: any GuestSession) async throws -> WorkloadOutcome
 }

@@ -10,7 +10,8 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
     }
 
     public func run(_ workload: WorkloadDefinition, side: Side, nic: NICModel, programs: [String: String],
-                    repetitions: Int, on guest: any GuestSession) async throws -> WorkloadOutcome {
+                    repetitions: Int, firstRepetition: Int = 1, warmup: Bool = false,
+                    on guest: any GuestSession) async throws -> WorkloadOutcome {
         let phase: Phase = side == .baseline ? .testBaseline : .testPatched
         var transcript = ""
         guard workload.nics.contains(nic) else {
@@ -25,9 +26,17 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
                               details: (setup.standardOutput + setup.standardError).lastLines(8))
         }
         var samples: [Sample] = []
+        if warmup, let first = workload.modes.first {
+            progress.status("\(side.rawValue): \(workload.name) warm-up on \(nic.rawValue)")
+            let outputs = try await runOnce(workload, mode: first, programs: programs, guest: guest, phase: phase)
+            transcript += "## warm-up (\(first.name), discarded)\n"
+            for (step, output) in outputs.sorted(by: { $0.key < $1.key }) {
+                transcript += "### \(step) (status \(output.exitStatus))\n\(output.standardOutput)\(output.standardError)\n"
+            }
+        }
         for mode in workload.modes {
-            for repetition in 1...repetitions {
-                progress.status("\(side.rawValue): \(workload.name) \(mode.name) \(repetition)/\(repetitions) on \(nic.rawValue)")
+            for repetition in firstRepetition..<(firstRepetition + repetitions) {
+                progress.status("\(side.rawValue): \(workload.name) \(mode.name) #\(repetition) on \(nic.rawValue)")
                 let outputs = try await runOnce(workload, mode: mode, programs: programs, guest: guest, phase: phase)
                 transcript += "## \(mode.name) #\(repetition)\n"
                 for (step, output) in outputs.sorted(by: { $0.key < $1.key }) {

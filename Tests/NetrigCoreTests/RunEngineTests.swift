@@ -23,6 +23,20 @@ import Testing
         #expect(Set(boots.filter(\.kmemleak).map(\.side)) == [.baseline, .patched])
     }
 
+    @Test func throughputBootsAlternateBaselineAndPatched() async throws {
+        let store = MemoryStore()
+        var fivePlan = plan
+        fivePlan.repetitions = 5
+        fivePlan.leakCheck = false
+        _ = try await makeEngine(store: store).run(plan: fivePlan, series: series, workload: workload)
+        let tests = store.state.withLock { $0.phases.map(\.phase) }.filter { $0 == .testBaseline || $0 == .testPatched }
+        #expect(tests == [.testBaseline, .testPatched, .testBaseline, .testPatched], "ABAB")
+        let samples = store.state.withLock { $0.samples }
+        for side in Side.allCases {
+            #expect(samples.filter { $0.side == side }.map(\.repetition).sorted() == [1, 2, 3, 4, 5])
+        }
+    }
+
     @Test func newLeakOnPatchedSideFailsTheRun() async throws {
         let store = MemoryStore()
         let leak = Leak(side: .patched, size: 64, comm: "ip", backtrace: ["kmalloc_trace+0x1/0x2", "nsim_leak+0x3/0x4"],
@@ -135,8 +149,8 @@ struct FakeLauncher: GuestLauncher {
 
 struct FakeWorkloads: WorkloadExecutor {
     func run(_ workload: WorkloadDefinition, side: Side, nic: NICModel, programs: [String: String], repetitions: Int,
-             on guest: any GuestSession) async throws -> WorkloadOutcome {
-        let samples = (1...repetitions).map {
+             firstRepetition: Int, warmup: Bool, on guest: any GuestSession) async throws -> WorkloadOutcome {
+        let samples = (firstRepetition..<(firstRepetition + repetitions)).map {
             Sample(side: side, workload: workload.name, nic: nic, metric: "m/throughput", unit: "MiB/s", repetition: $0,
                    value: 100 + Double($0) * 0.01, higherIsBetter: true)
         }
