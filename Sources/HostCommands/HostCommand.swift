@@ -74,7 +74,10 @@ public struct HostCommandRunner: Sendable {
     public func run(_ command: HostCommand, logTo logPath: String, timeout: Duration? = nil,
                     onLine: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Int32 {
         let configuration = makeConfiguration(command)
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        // Appends: one log collects every command of a build.
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         guard let log = FileHandle(forWritingAtPath: logPath) else {
             throw Failure(command: command, reason: "cannot write log \(logPath)")
         }

@@ -36,8 +36,8 @@ struct CompareCommand: AsyncParsableCommand {
     @Flag(help: "Compare even when the runs differ in config, workload, NIC, accelerator, clock or kmemleak mode.")
     var force = false
 
-    @Option(help: "Write the verdict and findings as JSON to this file (- for standard output); see docs/JSON.md.")
-    var json: String?
+    @OptionGroup var report: JSONOption
+    var json: String? { report.json }
 
     func run() async throws {
         let say = HumanOutput(json: json)

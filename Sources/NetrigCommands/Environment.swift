@@ -42,6 +42,12 @@ struct GlobalOptions: ParsableArguments {
     var storePath: String { store ?? ProcessInfo.processInfo.environment["NETRIG_STORE"] ?? directories.defaultStore }
 }
 
+/// `--json FILE`, shared by the commands that end in a verdict.
+struct JSONOption: ParsableArguments {
+    @Option(help: "Write the verdict and findings as JSON to this file (- for standard output); see docs/JSON.md.")
+    var json: String?
+}
+
 /// Human-readable output: standard output, or standard error when standard output carries JSON.
 struct HumanOutput {
     var toStandardError: Bool

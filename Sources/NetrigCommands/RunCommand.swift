@@ -52,8 +52,8 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Leave the guests running after the run (for netrig ssh / virsh).")
     var keep = false
 
-    @Option(help: "Write the verdict and findings as JSON to this file (- for standard output); see docs/JSON.md.")
-    var json: String?
+    @OptionGroup var report: JSONOption
+    var json: String? { report.json }
 
     func run() async throws {
         let say = HumanOutput(json: json)

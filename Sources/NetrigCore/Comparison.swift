@@ -1,6 +1,6 @@
 /// Baseline against patched for one metric.
-public struct MetricComparison: Sendable, Equatable {
-    public enum Verdict: String, Sendable {
+public struct MetricComparison: Sendable, Equatable, Codable {
+    public enum Verdict: String, Sendable, Codable {
         case regression
         case improvement
         case noChange = "no significant change"

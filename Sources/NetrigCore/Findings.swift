@@ -106,6 +106,23 @@ public struct Finding: Sendable, Codable, Equatable {
         }
     }
 
+    enum CodingKeys: String, CodingKey {
+        case kind, blame, config, nic, workload, patch, summary, evidence
+    }
+
+    /// `patch` is written as null when the finding is not attributed to one patch (never left out).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(kind, forKey: .kind)
+        try container.encode(blame, forKey: .blame)
+        try container.encode(config, forKey: .config)
+        try container.encode(nic, forKey: .nic)
+        try container.encode(workload, forKey: .workload)
+        try container.encode(patch, forKey: .patch)
+        try container.encode(summary, forKey: .summary)
+        try container.encode(evidence, forKey: .evidence)
+    }
+
     public init(kind: Kind, blame: NetrigError.Blame, config: String, nic: String, workload: String, patch: Int?,
                 summary: String, evidence: Evidence) {
         self.kind = kind
@@ -173,25 +190,10 @@ public struct RunReport: Sendable, Codable, Equatable {
     public var run: RunID?
     public var verdict: Verdict
     public var findings: [Finding]
-    public var metrics: [Metric]
+    /// Every compared metric with its samples, noise, threshold and verdict.
+    public var metrics: [MetricComparison]
     public var clock: String?
     public var phases: [PhaseRecord]
-
-    public struct Metric: Sendable, Codable, Equatable {
-        public var metric: String
-        public var unit: String
-        public var baseline: [Double]
-        public var patched: [Double]
-        public var baselineMedian: Double
-        public var patchedMedian: Double
-        public var delta: Double
-        public var interval: [Double]?
-        public var pValue: Double
-        public var noise: Double
-        public var threshold: Double
-        public var verdict: String
-        public var runsNeeded: Int?
-    }
 
     public init(run: RunID?, verdict: Verdict, findings: [Finding], comparison: Comparison?, clock: MeasurementClock?,
                 phases: [PhaseRecord]) {
@@ -200,10 +202,6 @@ public struct RunReport: Sendable, Codable, Equatable {
         self.findings = findings
         self.clock = clock?.rawValue
         self.phases = phases
-        metrics = (comparison?.metrics ?? []).map {
-            Metric(metric: $0.metric, unit: $0.unit, baseline: $0.baseline, patched: $0.patched, baselineMedian: $0.baselineMedian,
-                   patchedMedian: $0.patchedMedian, delta: $0.delta, interval: $0.interval.map { [$0.lowerBound, $0.upperBound] },
-                   pValue: $0.pValue, noise: $0.noise, threshold: $0.threshold, verdict: $0.verdict.rawValue, runsNeeded: $0.runsNeeded)
-        }
+        metrics = comparison?.metrics ?? []
     }
 }

@@ -42,8 +42,8 @@ import Testing
         for phase in [Phase.prepareTree, .applySeries, .configure, .buildBaseline, .buildPatched, .buildImage, .testBaseline, .testPatched, .checkLeaks, .compare] {
             #expect(completed.contains(phase), "phase \(phase.rawValue) recorded")
         }
-        // Per side a throughput boot (kmemleak off) and a leak boot (kmemleak on).
-        #expect(run.boots.count == 4)
+        // Per side two throughput boots (ABAB, kmemleak off) and a leak boot (kmemleak on).
+        #expect(run.boots.count == 6)
         #expect(run.boots.filter { $0.kmemleak }.count == 2)
         #expect(run.boots.allSatisfy { $0.dmesg.contains("Linux version") && $0.bootSeconds > 0 && $0.clock == .virtual })
         // 2 sides x 2 modes (copy, zerocopy) x 4 repetitions, all positive throughputs.

@@ -55,4 +55,14 @@ import Testing
         #expect(object?["findings"] is [Any])
         #expect(object?["clock"] as? String == "virtual")
     }
+
+    @Test func unattributedFindingsWritePatchAsNull() throws {
+        let finding = Finding(kind: .leak, blame: .series, config: "default", nic: "virtio-net", workload: "w", patch: nil,
+                              summary: "s", evidence: Finding.Evidence(fingerprint: "f"))
+        let text = String(decoding: try JSONEncoder().encode(finding), as: UTF8.self)
+        #expect(text.contains("\"patch\":null"))
+        let metric = Comparison.compare(metric: "m", unit: "u", higherIsBetter: true, baseline: [1, 2, 3, 4], patched: [1, 2, 3, 4])
+        let encoded = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(metric)) as? [String: Any]
+        #expect((encoded?["interval"] as? [Double])?.count == 2, "the interval is [lower, upper]")
+    }
 }
