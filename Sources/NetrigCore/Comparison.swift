@@ -77,8 +77,9 @@ public struct Comparison: Sendable, Equatable {
         goneLeaks = leaks.filter { $0.side == .baseline && !patchedPrints.contains($0.fingerprint) }.uniqued(by: \.fingerprint)
         persistingLeaks = leaks.filter { $0.side == .patched && baselinePrints.contains($0.fingerprint) }.uniqued(by: \.fingerprint)
         let baselineTitles = Set(splats.filter { $0.side == .baseline }.map(\.title))
-        newSplats = splats.filter { $0.side == .patched && !baselineTitles.contains($0.title) }
-        preexistingSplats = splats.filter { $0.side == .patched && baselineTitles.contains($0.title) }
+        // A splat seen in several boots of one side is one finding.
+        newSplats = splats.filter { $0.side == .patched && !baselineTitles.contains($0.title) }.uniqued(by: \.title)
+        preexistingSplats = splats.filter { $0.side == .patched && baselineTitles.contains($0.title) }.uniqued(by: \.title)
     }
 
     /// A regression or improvement needs all of: a two-sided Mann-Whitney p below `alpha`, a bootstrap

@@ -113,7 +113,7 @@ public struct RunEngine: Sendable {
         let built = artifacts
         var measured: [Side: SideResult] = [:]
         if parallel {
-            measured = try await forEachSide(plannedSides, concurrently: true) { side, phaseName in
+            measured = try await bothSidesAtOnce(plannedSides) { side, phaseName in
                 try await self.timed(phaseName, runID, detail: context.detail) {
                     try await self.boot(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context,
                                         repetitions: plan.repetitions, firstRepetition: 1, round: 1)
@@ -140,7 +140,7 @@ public struct RunEngine: Sendable {
         var leakResults: [Side: SideResult] = [:]
         if plan.leakCheck {
             leakResults = try await timed(.checkLeaks, runID, detail: "kmemleak on, each mode once, both sides at once") {
-                try await self.forEachSide(plannedSides, concurrently: true) { side, phaseName in
+                try await self.bothSidesAtOnce(plannedSides) { side, phaseName in
                     try await self.boot(side: side, phase: phaseName, purpose: .leaks, artifact: built[side]!, context: context,
                                         repetitions: 1, firstRepetition: 1, round: 1)
                 }
@@ -154,15 +154,10 @@ public struct RunEngine: Sendable {
         }
     }
 
-    /// Runs `body` for each side, at once (a failure cancels, and so tears down, the other) or in order.
-    private func forEachSide(_ sides: [(Side, Phase)], concurrently: Bool,
-                             _ body: @escaping @Sendable (Side, Phase) async throws -> SideResult) async throws -> [Side: SideResult] {
-        guard concurrently else {
-            var results: [Side: SideResult] = [:]
-            for (side, phase) in sides { results[side] = try await body(side, phase) }
-            return results
-        }
-        return try await withThrowingTaskGroup(of: (Side, SideResult).self) { group in
+    /// Runs `body` for each side at once; a failure cancels, and so tears down, the other.
+    private func bothSidesAtOnce(_ sides: [(Side, Phase)],
+                                 _ body: @escaping @Sendable (Side, Phase) async throws -> SideResult) async throws -> [Side: SideResult] {
+        try await withThrowingTaskGroup(of: (Side, SideResult).self) { group in
             for (side, phase) in sides {
                 group.addTask { (side, try await body(side, phase)) }
             }

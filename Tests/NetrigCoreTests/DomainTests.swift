@@ -26,7 +26,8 @@ import Testing
                                                          leak(.patched, "new"), leak(.patched, "new")],
                                     splats: [Splat(side: .baseline, kind: .warning, title: "W1", text: ""),
                                              Splat(side: .patched, kind: .warning, title: "W1", text: ""),
-                                             Splat(side: .patched, kind: .stalledPool, title: "stalled", text: "")])
+                                             Splat(side: .patched, kind: .stalledPool, title: "stalled", text: ""),
+                                             Splat(side: .patched, kind: .stalledPool, title: "stalled", text: "second boot")])
         #expect(comparison.newLeaks.map(\.fingerprint) == ["new"])
         #expect(comparison.goneLeaks.map(\.fingerprint) == ["old"])
         #expect(comparison.persistingLeaks.map(\.fingerprint) == ["both"])
