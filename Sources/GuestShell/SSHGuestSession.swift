@@ -34,15 +34,15 @@ public final class SSHGuestSession: GuestSession {
 
     public func upload(_ hostPath: String, to guestPath: String, mode: Int) async throws {
         guard let data = FileManager.default.contents(atPath: hostPath) else {
-            throw NetrigError(phase: .testBaseline, blame: .infrastructure, subject: hostPath, message: "cannot read file to upload")
+            throw GuestUploadError(guest: name, reason: "cannot read \(hostPath)")
         }
         let directory = (guestPath as NSString).deletingLastPathComponent
         let command = ShellQuote.join(["mkdir", "-p", directory]) + " && cat > " + ShellQuote.quote(guestPath)
             + " && chmod " + String(mode, radix: 8) + " " + ShellQuote.quote(guestPath)
         let output = try await execute(command, input: Array(data), timeout: .seconds(120))
         guard output.exitStatus == 0 else {
-            throw NetrigError(phase: .testBaseline, blame: .infrastructure, subject: "guest \(name)",
-                              message: "upload of \(hostPath) to \(guestPath) failed", details: output.standardError.lastLines(3))
+            throw GuestUploadError(guest: name, reason: "upload of \(hostPath) to \(guestPath) failed: "
+                                   + output.standardError.lastLines(3).joined(separator: " "))
         }
     }
 
@@ -60,6 +60,13 @@ public final class SSHGuestSession: GuestSession {
             throw GuestCommandError(guest: name, command: command, error: error)
         }
     }
+}
+
+/// A file could not be copied into a guest. Not a `NetrigError`: the run engine adds the phase it happened in.
+public struct GuestUploadError: Error, CustomStringConvertible, Sendable {
+    public var guest: String
+    public var reason: String
+    public var description: String { "guest \(guest): \(reason)" }
 }
 
 /// A command could not be run in a guest: timeout, lost connection.

@@ -29,7 +29,7 @@ public struct LibvirtGuestLauncher: GuestLauncher {
         let wiring = DomainWiring(
             domainName: "netrig-\(spec.name)-\(getpid())-\(UInt16.random(in: 0...UInt16.max))",
             diskOverlay: spec.workDirectory + "/disk.qcow2", consoleLog: spec.workDirectory + "/console.log",
-            sshPort: try LocalPorts.free(udp: false))
+            sshPort: try LocalPorts.free())
         let overlay = try await runner.run(HostCommand("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", spec.rootImage, wiring.diskOverlay]))
         guard overlay.succeeded else {
             throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: spec.rootImage,

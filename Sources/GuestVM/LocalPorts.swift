@@ -4,8 +4,9 @@ import Glibc
 
 /// Free ports on 127.0.0.1, found by binding port 0 and reading what the kernel chose.
 enum LocalPorts {
-    static func free(udp: Bool) throws -> Int {
-        let fd = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
+    /// A free TCP port.
+    static func free() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw PortError() }
         defer { close(fd) }
         var address = sockaddr_in()

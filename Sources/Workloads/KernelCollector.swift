@@ -8,9 +8,8 @@ public struct KernelCollector: GuestCollector {
         guard kmemleak else { return }
         let clear = try await guest.runScript("echo clear > /sys/kernel/debug/kmemleak", timeout: .seconds(120))
         guard clear.exitStatus == 0 else {
-            throw NetrigError(phase: .testBaseline, blame: .infrastructure, subject: "guest \(guest.name)",
-                              message: "kmemleak is not available (kernel built without DEBUG_KMEMLEAK, or booted without kmemleak=on)",
-                              details: clear.standardError.lastLines(2))
+            throw CollectorError(guest: guest.name, reason: "kmemleak is not available (kernel built without DEBUG_KMEMLEAK, "
+                                 + "or booted without kmemleak=on): " + clear.standardError.lastLines(2).joined(separator: " "))
         }
     }
 
@@ -36,4 +35,11 @@ public struct KernelCollector: GuestCollector {
         if !kmemleak { splats.removeAll { $0.kind == .kmemleakDisabled } }
         return Collected(leaks: leaks, splats: splats, dmesg: dmesg.standardOutput)
     }
+}
+
+/// A collector could not do its work in a guest. Not a `NetrigError`: the run engine adds the phase.
+public struct CollectorError: Error, CustomStringConvertible, Sendable {
+    public var guest: String
+    public var reason: String
+    public var description: String { "guest \(guest): \(reason)" }
 }
