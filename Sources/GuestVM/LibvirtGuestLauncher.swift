@@ -23,6 +23,12 @@ public struct LibvirtGuestLauncher: GuestLauncher {
         self.progress = progress
     }
 
+    public func hypervisorVersion() async throws -> String {
+        let connection = try await LibvirtConnection(uri: uri)
+        defer { Task { await connection.close() } }
+        return "QEMU " + (try await connection.hypervisorVersion())
+    }
+
     public func withGuest<T: Sendable>(_ spec: GuestSpec, _ body: (any GuestSession) async throws -> T) async throws -> T {
         let fm = FileManager.default
         try fm.createDirectory(atPath: spec.workDirectory, withIntermediateDirectories: true)

@@ -36,10 +36,18 @@ public struct KernelBuilder: Sendable {
             progress.note("\(request.side.rawValue) kernel: cached (\(key.prefix(12))), nothing to build")
             return cached
         }
+        // The same inputs fail the same way: a compiler error is remembered, not rebuilt.
+        let failedLog = directories.kernels + "/" + key + ".failed.log"
+        if FileManager.default.fileExists(atPath: failedLog) {
+            progress.note("\(request.side.rawValue) kernel: failed to build before with the same inputs (\(key.prefix(12)))")
+            var failure = buildFailure(log: failedLog, request: request, phase: phase, blame: blame)
+            failure.details.append(Self.cachedFailureNote)
+            throw failure
+        }
         let workRoot = workspace.workRoot(for: request.tree)
         return try await FileLock.withLock(workRoot + "/build.lock") {
             let start = ContinuousClock.now
-            let buildDirectory = workRoot + "/build/\(request.config.name)"
+            let buildDirectory = buildDirectory(for: request)
             let logDirectory = workRoot + "/logs"
             try FileManager.default.createDirectory(atPath: buildDirectory, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
@@ -69,6 +77,11 @@ public struct KernelBuilder: Sendable {
                 if let report { progress.status(report) }
             }
             if status != 0 {
+                // Only a compiler's error is certain to repeat; a killed or out-of-space build is retried next time.
+                if cancelled() == false, hasCompilerError(log) {
+                    try? FileManager.default.removeItem(atPath: failedLog)
+                    try? FileManager.default.copyItem(atPath: log, toPath: failedLog)
+                }
                 throw buildFailure(log: log, request: request, phase: phase, blame: blame)
             }
             let headers = makeCommand(worktree: worktree, buildDirectory: buildDirectory, targets: ["headers_install"])
@@ -110,6 +123,16 @@ public struct KernelBuilder: Sendable {
             return artifact
         }
     }
+
+    /// Both sides and every patch of a config share this directory, so each build is incremental.
+    public func buildDirectory(for request: BuildRequest) -> String {
+        workspace.workRoot(for: request.tree) + "/build/\(request.config.name)"
+    }
+
+    /// The message of the error `build` throws when make fails (as opposed to configuration errors).
+    public static let buildFailedMessage = "the build failed"
+    /// Added to the details of a failure remembered from an earlier build of the same inputs.
+    public static let cachedFailureNote = "not rebuilt: the same inputs failed to build before"
 
     static func cacheKey(treeHash: String, config: KernelConfigSpec, programs: [GuestProgram], compiler: String) -> String {
         var hasher = SHA256()
@@ -211,8 +234,16 @@ public struct KernelBuilder: Sendable {
 
     func buildFailure(log: String, request: BuildRequest, phase: Phase, blame: NetrigError.Blame) -> NetrigError {
         NetrigError(phase: phase, blame: blame, subject: "\(request.side.rawValue) kernel at \(request.commit.prefix(12))",
-                    message: "the build failed", details: lastErrors(log) + ["log: \(log)"])
+                    message: Self.buildFailedMessage, details: lastErrors(log) + ["log: \(log)"])
     }
+
+    /// A `file:line:col: error:` from the compiler; not an OOM kill or a full disk, which name no line.
+    func hasCompilerError(_ log: String) -> Bool {
+        guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return false }
+        return BuildLogReader(worktree: "/", buildDirectory: "/").diagnostics(text).contains { $0.severity == .error }
+    }
+
+    func cancelled() -> Bool { Task.isCancelled }
 
     /// The first compiler errors (`file:line:col: error: ...`), else the log's last lines.
     func lastErrors(_ log: String) -> [String] {

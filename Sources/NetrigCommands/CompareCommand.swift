@@ -70,6 +70,7 @@ struct CompareCommand: AsyncParsableCommand {
         let splats = a.0.splats.filter { $0.side == a.1 }.map { var s = $0; s.side = .baseline; return s }
             + b.0.splats.filter { $0.side == b.1 }.map { var s = $0; s.side = .patched; return s }
         let comparison = Comparison(samples: samples, leaks: leaks, splats: splats,
+                                    patchedLeakRounds: max(1, b.0.leakRounds(b.1)),
                                     minimumEffect: (a.0.measurementClock ?? .virtual).minimumEffect)
         let labelA = "\(a.0.summary.id):\(a.1.rawValue)", labelB = "\(b.0.summary.id):\(b.1.rawValue)"
         say("comparing \(labelA) (\(a.0.summary.seriesTitle)) with \(labelB) (\(b.0.summary.seriesTitle))")
@@ -91,6 +92,15 @@ struct CompareCommand: AsyncParsableCommand {
         if pa.configName != pb.configName { return "configs differ (\(pa.configName) vs \(pb.configName))" }
         if pa.workload != pb.workload { return "workloads differ (\(pa.workload) vs \(pb.workload))" }
         if pa.nic != pb.nic { return "NICs differ (\(pa.nic.rawValue) vs \(pb.nic.rawValue))" }
+        if let ha = a.0.environment?.hypervisor, let hb = b.0.environment?.hypervisor, ha != hb {
+            return "hypervisors differ (\(ha) vs \(hb))"
+        }
+        if let wa = a.0.environment?.workload, let wb = b.0.environment?.workload, wa != wb {
+            return "the workload \(pa.workload) was declared differently (modes, durations, arguments or metrics changed between the runs)"
+        }
+        if pa.memoryMiB != pb.memoryMiB || pa.vcpus != pb.vcpus {
+            return "guest sizes differ (\(pa.memoryMiB) MiB/\(pa.vcpus) vCPUs vs \(pb.memoryMiB) MiB/\(pb.vcpus) vCPUs)"
+        }
         let bootA = a.0.boots.first { $0.side == a.1 }, bootB = b.0.boots.first { $0.side == b.1 }
         guard let bootA, let bootB else { return "a kernel has no completed boot to compare" }
         if bootA.accelerator != bootB.accelerator { return "accelerators differ (\(bootA.accelerator.rawValue) vs \(bootB.accelerator.rawValue))" }

@@ -20,12 +20,16 @@ enum ComparisonReport {
         }
         var text = align(rows)
         if comparison.metrics.isEmpty { text += "no throughput samples\n" }
-        text += "leaks: \(comparison.newLeaks.count) new, \(comparison.persistingLeaks.count) persisting, \(comparison.goneLeaks.count) gone\n"
+        text += "leaks: \(comparison.newLeaks.count) new, \(comparison.persistingLeaks.count) persisting, \(comparison.goneLeaks.count) gone"
+            + (comparison.unconfirmedLeaks.isEmpty ? "" : ", \(comparison.unconfirmedLeaks.count) unconfirmed") + "\n"
         for leak in comparison.newLeaks {
             text += "  NEW LEAK \(leak.fingerprint) (\(leak.size) bytes, comm \(leak.comm))\n"
             for frame in leak.backtrace.prefix(8) { text += "      \(frame)\n" }
         }
         for leak in comparison.persistingLeaks { text += "  persisting: \(leak.fingerprint)\n" }
+        for leak in comparison.unconfirmedLeaks {
+            text += "  unconfirmed (patched side once, not again in the repeated leak check): \(leak.fingerprint)\n"
+        }
         text += "splats: \(comparison.newSplats.count) new, \(comparison.preexistingSplats.count) pre-existing\n"
         for splat in comparison.newSplats { text += "  NEW \(splat.kind.rawValue): \(splat.title)\n" }
         for splat in comparison.preexistingSplats { text += "  pre-existing \(splat.kind.rawValue): \(splat.title)\n" }
@@ -45,10 +49,7 @@ enum ComparisonReport {
         value.isNaN ? "-" : String(format: abs(value) >= 100 ? "%.1f" : "%.3f", value)
     }
 
-    static func percent(_ value: Double, signed: Bool = true) -> String {
-        guard value.isFinite else { return "-" }
-        return String(format: signed ? "%+.2f%%" : "%.2f%%", value * 100)
-    }
+    static func percent(_ value: Double, signed: Bool = true) -> String { Percent.format(value, signed: signed) }
 
     static func header(_ run: StoredRun) -> String {
         let boot = run.boots.first
@@ -57,12 +58,20 @@ enum ComparisonReport {
         text += "\n  tree \(run.summary.treeName) at \(run.summary.baseCommit.prefix(12)), config \(run.summary.configName), "
         text += "NIC \(run.summary.nic), workload \(run.summary.workload)"
         if let boot { text += ", \(boot.accelerator.rawValue.uppercased()), \(boot.clock.rawValue) clock, kmemleak \(boot.kmemleak ? "on" : "off")" }
+        if let hypervisor = run.environment?.hypervisor { text += ", \(hypervisor)" }
         text += "\n"
         for build in run.builds {
             text += "  \(build.side.rawValue) kernel \(build.commit.prefix(12)): "
             text += build.cached ? "cached" : "built in \(TerminalProgress.duration(build.buildSeconds))"
             if let ratio = build.ccacheHitRatio { text += String(format: ", ccache hits %.0f%%", ratio * 100) }
             text += "\n"
+        }
+        for build in run.patchBuilds {
+            text += "  patch \(build.patch)/\(run.patchBuilds.count) \(build.commit.prefix(12)): "
+            text += build.succeeded ? (build.cached ? "cached" : "built in \(TerminalProgress.duration(build.seconds))") : "DOES NOT BUILD"
+            if !build.newWarnings.isEmpty { text += ", \(build.newWarnings.count) NEW WARNING(S)" }
+            text += "\n"
+            for line in (build.succeeded ? build.newWarnings : [build.firstError].compactMap { $0 }).prefix(5) { text += "      \(line)\n" }
         }
         for boot in run.boots {
             text += "  \(boot.side.rawValue) boot: SSH after \(String(format: "%.1f", boot.bootSeconds)) s"

@@ -34,8 +34,14 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: [.customShort("n"), .long], help: "Repetitions of each workload mode per side (the exact test needs 4 to reach p < 0.05).")
     var repetitions: Int = 5
 
+    @Option(help: "When a metric is inconclusive, add runs up to this many per side, as the measured noise asks for.")
+    var maxRepetitions = 12
+
     @Flag(help: "Do not boot with kmemleak and do not scan for leaks.")
     var noLeakCheck = false
+
+    @Flag(help: "Stop after building the baseline and each patch: does every patch build, without new warnings?")
+    var buildOnly = false
 
     @Option(help: "Measurement clock: virtual (QEMU icount, TCG only) or real. Default: virtual under TCG, real under KVM.")
     var clock: String?
@@ -64,6 +70,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("unknown NIC '\(nic)'; choose one of \(NICModel.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
+        guard maxRepetitions >= repetitions else { throw ValidationError("--max-repetitions must be at least --repetitions (\(repetitions))") }
         let clockChoice = try clock.map { value -> MeasurementClock in
             guard let choice = MeasurementClock(rawValue: value) else { throw ValidationError("--clock must be virtual or real") }
             return choice
@@ -75,7 +82,7 @@ struct RunCommand: AsyncParsableCommand {
         let plan = RunPlan(treeRequest: tree, baseRequest: base, seriesPath: seriesPath, configName: config, nic: nicModel,
                            workload: workload, repetitions: repetitions, leakCheck: !noLeakCheck, clock: clockChoice,
                            accelerator: accelChoice, memoryMiB: memory, vcpus: vcpus,
-                           commandLine: ["netrig"] + CommandLine.arguments.dropFirst())
+                           commandLine: ["netrig"] + CommandLine.arguments.dropFirst(), buildOnly: buildOnly, maxRepetitions: maxRepetitions)
 
         let parsedSeries: Series
         let workloadDefinition: WorkloadDefinition
@@ -123,9 +130,7 @@ struct RunCommand: AsyncParsableCommand {
         say("verdict: \(outcome.verdict.rawValue) (run \(outcome.run), store \(global.storePath))")
         if let json {
             let stored = try await store.loadRun(outcome.run)
-            var findings = outcome.comparison.map { Finding.from($0, plan: plan) } ?? []
-            if let error = outcome.error { findings.append(Finding.from(error, plan: plan)) }
-            try ReportWriter.write(RunReport(run: outcome.run, verdict: outcome.verdict, findings: findings,
+            try ReportWriter.write(RunReport(run: outcome.run, verdict: outcome.verdict, findings: outcome.findings,
                                              comparison: outcome.comparison, clock: stored?.measurementClock,
                                              phases: stored?.phases ?? []), to: json)
         }

@@ -41,8 +41,7 @@ struct ShowCommand: AsyncParsableCommand {
         print(ComparisonReport.header(stored), terminator: "")
         if let error = stored.error { print("error: \(error)") }
         if !stored.samples.isEmpty || !stored.leaks.isEmpty || !stored.splats.isEmpty {
-            print(ComparisonReport.table(Comparison(samples: stored.samples, leaks: stored.leaks, splats: stored.splats,
-                                                             minimumEffect: (stored.measurementClock ?? .virtual).minimumEffect)), terminator: "")
+            print(ComparisonReport.table(stored.comparison), terminator: "")
         }
         print("reproduce: \(ShellQuote.join(stored.plan.commandLine))")
     }

@@ -44,8 +44,11 @@ extension MeasurementClock {
 /// What a series changed: per-metric comparisons and the leak and splat differences.
 public struct Comparison: Sendable, Equatable {
     public var metrics: [MetricComparison]
-    /// Leak fingerprints seen only on the patched side.
+    /// Leak fingerprints seen only on the patched side, in every leak-check boot of it (confirmed).
     public var newLeaks: [Leak]
+    /// Seen only on the patched side, but not again when its leak check was repeated: not the series'
+    /// fault for certain, so shown and not counted.
+    public var unconfirmedLeaks: [Leak]
     /// Leak fingerprints seen only on the baseline side.
     public var goneLeaks: [Leak]
     public var persistingLeaks: [Leak]
@@ -61,7 +64,10 @@ public struct Comparison: Sendable, Equatable {
     /// No change below this counts, however quiet the measurement.
     public static let floor = 0.005
 
-    public init(samples: [Sample], leaks: [Leak], splats: [Splat], minimumEffect: Double = MeasurementClock.virtual.minimumEffect) {
+    /// `patchedLeakRounds` is how many leak-check boots the patched kernel had: with two or more, a new
+    /// leak counts only when every one of them found it.
+    public init(samples: [Sample], leaks: [Leak], splats: [Splat], patchedLeakRounds: Int = 1,
+                minimumEffect: Double = MeasurementClock.virtual.minimumEffect) {
         let metricNames = samples.map(\.metric).uniqued()
         metrics = metricNames.map { name in
             let baseline = samples.filter { $0.metric == name && $0.side == .baseline }
@@ -73,13 +79,25 @@ public struct Comparison: Sendable, Equatable {
         }
         let baselinePrints = Set(leaks.filter { $0.side == .baseline }.map(\.fingerprint))
         let patchedPrints = Set(leaks.filter { $0.side == .patched }.map(\.fingerprint))
-        newLeaks = leaks.filter { $0.side == .patched && !baselinePrints.contains($0.fingerprint) }.uniqued(by: \.fingerprint)
+        let candidates = Comparison.newLeakCandidates(leaks)
+        let roundsSeen = Dictionary(grouping: leaks.filter { $0.side == .patched }, by: \.fingerprint)
+            .mapValues { Set($0.map(\.round)).count }
+        let confirmed = { (leak: Leak) in (roundsSeen[leak.fingerprint] ?? 0) >= max(1, patchedLeakRounds) }
+        newLeaks = candidates.filter(confirmed)
+        unconfirmedLeaks = candidates.filter { !confirmed($0) }
         goneLeaks = leaks.filter { $0.side == .baseline && !patchedPrints.contains($0.fingerprint) }.uniqued(by: \.fingerprint)
         persistingLeaks = leaks.filter { $0.side == .patched && baselinePrints.contains($0.fingerprint) }.uniqued(by: \.fingerprint)
         let baselineTitles = Set(splats.filter { $0.side == .baseline }.map(\.title))
         // A splat seen in several boots of one side is one finding.
         newSplats = splats.filter { $0.side == .patched && !baselineTitles.contains($0.title) }.uniqued(by: \.title)
         preexistingSplats = splats.filter { $0.side == .patched && baselineTitles.contains($0.title) }.uniqued(by: \.title)
+    }
+
+    /// Patched-side leaks whose fingerprint the baseline never showed, one per fingerprint: what the
+    /// engine confirms by repeating the leak check.
+    public static func newLeakCandidates(_ leaks: [Leak]) -> [Leak] {
+        let baselinePrints = Set(leaks.filter { $0.side == .baseline }.map(\.fingerprint))
+        return leaks.filter { $0.side == .patched && !baselinePrints.contains($0.fingerprint) }.uniqued(by: \.fingerprint)
     }
 
     /// A regression or improvement needs all of: a two-sided Mann-Whitney p below `alpha`, a bootstrap

@@ -8,9 +8,12 @@ public struct Leak: Sendable, Codable, Equatable {
     /// Stable identity across runs and kernels: the top non-allocator frames without offsets.
     public var fingerprint: String
     public var raw: String
+    /// The leak-check boot of its side that found it: 1, or 2 when a new leak was being confirmed.
+    public var round: Int
 
-    public init(side: Side, size: Int, comm: String, backtrace: [String], fingerprint: String, raw: String) {
+    public init(side: Side, size: Int, comm: String, backtrace: [String], fingerprint: String, raw: String, round: Int = 1) {
         self.side = side
+        self.round = round
         self.size = size
         self.comm = comm
         self.backtrace = backtrace
@@ -46,11 +49,14 @@ public struct Collected: Sendable, Equatable {
     public var leaks: [Leak]
     public var splats: [Splat]
     public var dmesg: String
+    /// What /sys/kernel/debug/kmemleak said, unparsed; nil when the boot did not scan.
+    public var kmemleakReport: String?
 
-    public init(leaks: [Leak], splats: [Splat], dmesg: String) {
+    public init(leaks: [Leak], splats: [Splat], dmesg: String, kmemleakReport: String? = nil) {
         self.leaks = leaks
         self.splats = splats
         self.dmesg = dmesg
+        self.kmemleakReport = kmemleakReport
     }
 }
 
@@ -145,7 +151,7 @@ extension Finding {
         }
         var findings: [Finding] = []
         for metric in comparison.metrics where metric.verdict == .regression {
-            findings.append(finding(.throughput, "\(metric.metric) \(percent(metric.delta)) (regression)", Evidence(
+            findings.append(finding(.throughput, "\(metric.metric) \(Percent.format(metric.delta)) (regression)", Evidence(
                 metric: metric.metric, unit: metric.unit, baselineMedian: metric.baselineMedian, patchedMedian: metric.patchedMedian,
                 delta: metric.delta, interval: metric.interval.map { [$0.lowerBound, $0.upperBound] }, pValue: metric.pValue)))
         }
@@ -160,6 +166,20 @@ extension Finding {
         return findings
     }
 
+    /// The findings of the per-patch builds: a patch that does not build, a patch that adds warnings.
+    public static func from(_ builds: [PatchBuild], plan: RunPlan) -> [Finding] {
+        let total = builds.count
+        return builds.filter(\.isFinding).map { build in
+            let summary = build.succeeded
+                ? "patch \(build.patch)/\(total) '\(build.subject)' adds \(build.newWarnings.count) compiler warning(s)"
+                : "patch \(build.patch)/\(total) '\(build.subject)' does not build"
+            let details = (build.succeeded ? build.newWarnings : [build.firstError].compactMap { $0 })
+                + [build.log.map { "log: \($0)" }].compactMap { $0 }
+            return Finding(kind: .build, blame: .series, config: plan.configName, nic: plan.nic.rawValue, workload: plan.workload,
+                           patch: build.patch, summary: summary, evidence: Evidence(details: details))
+        }
+    }
+
     /// The finding for an error that ended a run.
     public static func from(_ error: NetrigError, plan: RunPlan) -> Finding {
         let kind: Kind
@@ -169,7 +189,7 @@ extension Finding {
             switch error.phase {
             case .applySeries: kind = .apply
             case .configure: kind = .config
-            case .buildBaseline, .buildPatched: kind = error.message.contains("olddefconfig") ? .config : .build
+            case .buildBaseline, .buildPatches, .buildPatched: kind = error.message.contains("olddefconfig") ? .config : .build
             case .testBaseline, .testPatched, .checkLeaks, .probeAccel: kind = .boot
             default: kind = .infrastructure
             }
@@ -179,10 +199,6 @@ extension Finding {
                        evidence: Evidence(details: error.details))
     }
 
-    static func percent(_ value: Double) -> String {
-        let scaled = (value * 10000).rounded() / 100
-        return (scaled >= 0 ? "+" : "") + String(scaled) + "%"
-    }
 }
 
 /// The machine-readable result of a run or a comparison (`--json`), documented in docs/JSON.md.
@@ -194,10 +210,25 @@ public struct RunReport: Sendable, Codable, Equatable {
     public var metrics: [MetricComparison]
     public var clock: String?
     public var phases: [PhaseRecord]
+    /// Leak fingerprints by class; nil when the run stopped before comparing.
+    public var leaks: LeakClasses?
+
+    /// Fingerprints of the leaks of a comparison; only `new` ones are findings.
+    public struct LeakClasses: Sendable, Codable, Equatable {
+        public var new: [String]
+        public var persisting: [String]
+        public var gone: [String]
+        /// Seen once on the patched side and not again when the leak check was repeated.
+        public var unconfirmed: [String]
+    }
 
     public init(run: RunID?, verdict: Verdict, findings: [Finding], comparison: Comparison?, clock: MeasurementClock?,
                 phases: [PhaseRecord]) {
         self.run = run
+        leaks = comparison.map {
+            LeakClasses(new: $0.newLeaks.map(\.fingerprint), persisting: $0.persistingLeaks.map(\.fingerprint),
+                        gone: $0.goneLeaks.map(\.fingerprint), unconfirmed: $0.unconfirmedLeaks.map(\.fingerprint))
+        }
         self.verdict = verdict
         self.findings = findings
         self.clock = clock?.rawValue

@@ -123,6 +123,8 @@ public protocol GuestSession: Sendable {
 /// Boots guests and always tears them down, also on errors and cancellation.
 public protocol GuestLauncher: Sendable {
     func withGuest<T: Sendable>(_ spec: GuestSpec, _ body: (any GuestSession) async throws -> T) async throws -> T
+    /// The hypervisor and its version, e.g. "QEMU 7.2.22".
+    func hypervisorVersion() async throws -> String
 }
 
 /// How netrig addresses a guest's NICs: the management NIC and the test NICs are found by MAC inside the

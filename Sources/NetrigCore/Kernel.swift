@@ -178,3 +178,36 @@ public struct KernelArtifact: Sendable, Codable, Equatable {
         self.reproducer = reproducer
     }
 }
+
+/// The build of one patch of a series, incremental on the build of the patch before it.
+public struct PatchBuild: Sendable, Codable, Equatable {
+    /// 1-based index in the series.
+    public var patch: Int
+    public var subject: String
+    public var commit: String
+    public var succeeded: Bool
+    /// The first compiler error (`file:line:col: error: ...`), or the build's last words when it has none.
+    public var firstError: String?
+    /// Compiler warnings this patch introduced (`file:line:col: warning: ...`).
+    public var newWarnings: [String]
+    /// true when this commit's kernel was already in the cache.
+    public var cached: Bool
+    public var seconds: Double
+    public var log: String?
+
+    public init(patch: Int, subject: String, commit: String, succeeded: Bool, firstError: String? = nil, newWarnings: [String] = [],
+                cached: Bool, seconds: Double, log: String? = nil) {
+        self.patch = patch
+        self.subject = subject
+        self.commit = commit
+        self.succeeded = succeeded
+        self.firstError = firstError
+        self.newWarnings = newWarnings
+        self.cached = cached
+        self.seconds = seconds
+        self.log = log
+    }
+
+    /// The series broke something in this patch: it does not build, or it adds warnings.
+    public var isFinding: Bool { !succeeded || !newWarnings.isEmpty }
+}

@@ -46,6 +46,8 @@ public enum Phase: String, Sendable, Codable, CaseIterable, Comparable {
     case applySeries = "apply-series"
     case configure = "configure"
     case buildBaseline = "build-baseline"
+    /// Each patch of the series built in order, incremental on the one before.
+    case buildPatches = "build-patches"
     case buildPatched = "build-patched"
     case buildImage = "build-image"
     case probeAccel = "probe-accel"

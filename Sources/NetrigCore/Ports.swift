@@ -8,6 +8,11 @@ public protocol KernelPipeline: Sendable {
     func configSpec(named name: String) throws -> KernelConfigSpec
     /// Builds (or finds in the cache) the kernel and programs for one side, proving the config held.
     func build(_ request: BuildRequest, progress: any ProgressObserver) async throws -> KernelArtifact
+    /// Builds every patch of the series in order, each incremental on the one before (the last one is the
+    /// patched kernel, left in the cache), and reports per patch: built or not, the first compiler error,
+    /// the warnings it added. A patch that does not build does not stop the ones after it.
+    func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest,
+                        progress: any ProgressObserver) async throws -> [PatchBuild]
 }
 
 /// The guest root filesystem.
@@ -27,8 +32,11 @@ public protocol RunRecorder: Sendable {
     func createRun(plan: RunPlan, startedAt: String) async throws -> RunID
     func recordTree(_ run: RunID, tree: KernelTree) async throws
     func recordSeries(_ run: RunID, series: Series, applied: AppliedSeries?) async throws
+    /// What the measurements depend on besides the kernels: runs that differ in it are not compared.
+    func recordEnvironment(_ run: RunID, _ environment: RunEnvironment) async throws
     func recordPhase(_ run: RunID, _ phase: PhaseRecord) async throws
     func recordBuild(_ run: RunID, _ artifact: KernelArtifact) async throws
+    func recordPatchBuilds(_ run: RunID, _ builds: [PatchBuild]) async throws
     func recordBoot(_ run: RunID, _ boot: BootRecord, samples: [Sample], collected: Collected) async throws
     func finishRun(_ run: RunID, status: RunStatus, verdict: Verdict, error: NetrigError?) async throws
 }

@@ -14,10 +14,18 @@ public struct RunPlan: Sendable, Codable, Equatable {
     public var vcpus: Int
     /// The command line that reproduces the run.
     public var commandLine: [String]
+    /// Stop after the builds (`--build-only`): the per-patch builds are the whole verdict. nil means false
+    /// (runs stored before the option existed).
+    public var buildOnly: Bool?
+    /// When a metric is inconclusive after `repetitions`, more runs are added up to this many per side
+    /// (the number the measured noise asks for). nil: no more than `repetitions`.
+    public var maxRepetitions: Int?
 
     public init(treeRequest: String?, baseRequest: String?, seriesPath: String, configName: String, nic: NICModel,
                 workload: String, repetitions: Int, leakCheck: Bool, clock: MeasurementClock?,
-                accelerator: Accelerator?, memoryMiB: Int, vcpus: Int, commandLine: [String]) {
+                accelerator: Accelerator?, memoryMiB: Int, vcpus: Int, commandLine: [String], buildOnly: Bool = false, maxRepetitions: Int? = nil) {
+        self.buildOnly = buildOnly
+        self.maxRepetitions = maxRepetitions
         self.treeRequest = treeRequest
         self.baseRequest = baseRequest
         self.seriesPath = seriesPath
@@ -63,10 +71,13 @@ public struct BootRecord: Sendable, Codable, Equatable {
     public var workloadTranscript: String
     /// nil when the workload ran; the reason when it was unsupported.
     public var unsupportedReason: String?
+    /// The unparsed kmemleak report of a leak-check boot.
+    public var kmemleakReport: String?
 
     public init(side: Side, nic: NICModel, accelerator: Accelerator, clock: MeasurementClock, kmemleak: Bool,
                 bootSeconds: Double, consoleLog: String, dmesg: String, workloadTranscript: String,
-                unsupportedReason: String?) {
+                unsupportedReason: String?, kmemleakReport: String? = nil) {
+        self.kmemleakReport = kmemleakReport
         self.side = side
         self.nic = nic
         self.accelerator = accelerator
@@ -77,6 +88,19 @@ public struct BootRecord: Sendable, Codable, Equatable {
         self.dmesg = dmesg
         self.workloadTranscript = workloadTranscript
         self.unsupportedReason = unsupportedReason
+    }
+}
+
+/// What a run's measurements depend on besides the kernels and the plan.
+public struct RunEnvironment: Sendable, Codable, Equatable {
+    /// "QEMU 7.2.22"; nil when libvirt could not say.
+    public var hypervisor: String?
+    /// The workload as it was declared when the run started (its modes, durations, arguments, metrics).
+    public var workload: WorkloadDefinition
+
+    public init(hypervisor: String?, workload: WorkloadDefinition) {
+        self.hypervisor = hypervisor
+        self.workload = workload
     }
 }
 
@@ -145,6 +169,15 @@ public struct StoredRun: Sendable, Equatable {
     /// The clock its throughput was measured in (from its first boot).
     public var measurementClock: MeasurementClock? { boots.first?.clock }
 
+    /// How many leak-check boots a side had (2 when a new leak was being confirmed).
+    public func leakRounds(_ side: Side) -> Int { boots.filter { $0.side == side && $0.kmemleak }.count }
+
+    /// The comparison of its baseline with its patched kernel, as the run itself made it.
+    public var comparison: Comparison {
+        Comparison(samples: samples, leaks: leaks, splats: splats, patchedLeakRounds: max(1, leakRounds(.patched)),
+                   minimumEffect: (measurementClock ?? .virtual).minimumEffect)
+    }
+
     public var summary: RunSummary
     public var plan: RunPlan
     public var series: Series?
@@ -156,10 +189,16 @@ public struct StoredRun: Sendable, Equatable {
     public var leaks: [Leak]
     public var splats: [Splat]
     public var error: NetrigError?
+    /// nil for runs stored before it was recorded or that stopped before booting.
+    public var environment: RunEnvironment?
+    /// Each patch's build, in series order.
+    public var patchBuilds: [PatchBuild]
 
     public init(summary: RunSummary, plan: RunPlan, series: Series?, applied: AppliedSeries?, phases: [PhaseRecord],
                 builds: [KernelArtifact], boots: [BootRecord], samples: [Sample], leaks: [Leak], splats: [Splat],
-                error: NetrigError?) {
+                error: NetrigError?, environment: RunEnvironment? = nil, patchBuilds: [PatchBuild] = []) {
+        self.environment = environment
+        self.patchBuilds = patchBuilds
         self.summary = summary
         self.plan = plan
         self.series = series

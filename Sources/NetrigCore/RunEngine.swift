@@ -38,32 +38,46 @@ public struct RunEngine: Sendable {
         self.workDirectory = workDirectory
     }
 
-    /// The result of `run`: the stored run's id, its comparison when it got that far, and its verdict.
+    /// The result of `run`: the stored run's id, what it found, its comparison when it got that far, and
+    /// its verdict.
     public struct Outcome: Sendable {
         public var run: RunID
         public var comparison: Comparison?
+        public var patchBuilds: [PatchBuild]
+        /// Everything the series is blamed for, and the error that stopped the run.
+        public var findings: [Finding]
         public var verdict: Verdict
         public var error: NetrigError?
     }
 
     public func run(plan: RunPlan, series: Series, workload: WorkloadDefinition) async throws -> Outcome {
         let runID = try await store.createRun(plan: plan, startedAt: timestamp())
+        var patchBuilds: [PatchBuild] = []
         do {
-            let comparison = try await execute(runID, plan: plan, series: series, workload: workload)
-            let verdict: Verdict = comparison.seriesBrokeSomething ? .fail : .pass
+            let artifacts = try await buildKernels(runID, plan: plan, series: series, workload: workload, patchBuilds: &patchBuilds)
+            let comparison = plan.buildOnly == true ? nil : try await test(runID, plan: plan, workload: workload, artifacts: artifacts)
+            let findings = Finding.from(patchBuilds, plan: plan) + (comparison.map { Finding.from($0, plan: plan) } ?? [])
+            let verdict: Verdict = findings.isEmpty ? .pass : .fail
             try await store.finishRun(runID, status: .completed, verdict: verdict, error: nil)
-            return Outcome(run: runID, comparison: comparison, verdict: verdict, error: nil)
+            return Outcome(run: runID, comparison: comparison, patchBuilds: patchBuilds, findings: findings, verdict: verdict, error: nil)
         } catch {
             let failure = error as? NetrigError
                 ?? NetrigError(phase: .store, blame: .infrastructure, message: "\(error)")
             let verdict: Verdict = failure.blame == .infrastructure ? .error : .fail
             // Cancellation must not stop the run from being stored as failed.
             try? await store.finishRun(runID, status: .failed, verdict: verdict, error: failure)
-            return Outcome(run: runID, comparison: nil, verdict: verdict, error: failure)
+            // A patch that does not build is already a finding of its own.
+            let stopper = failure.phase == .buildPatches ? [] : [Finding.from(failure, plan: plan)]
+            return Outcome(run: runID, comparison: nil, patchBuilds: patchBuilds,
+                           findings: Finding.from(patchBuilds, plan: plan) + stopper, verdict: verdict, error: failure)
         }
     }
 
-    private func execute(_ runID: RunID, plan: RunPlan, series: Series, workload: WorkloadDefinition) async throws -> Comparison {
+    /// Applies the series and builds the baseline, then every patch in order (the last is the patched
+    /// kernel). A patch that does not build is recorded and the next one is built on top of it; only a
+    /// last patch that does not build stops the run.
+    private func buildKernels(_ runID: RunID, plan: RunPlan, series: Series, workload: WorkloadDefinition,
+                              patchBuilds: inout [PatchBuild]) async throws -> [Side: KernelArtifact] {
         let tree = try await timed(.prepareTree, runID, detail: plan.treeRequest ?? "default tree") {
             try await kernel.prepareTree(request: plan.treeRequest, base: plan.baseRequest, series: series)
         }
@@ -77,15 +91,35 @@ public struct RunEngine: Sendable {
             try kernel.configSpec(named: plan.configName)
         }
         var artifacts: [Side: KernelArtifact] = [:]
-        for (side, commit, phaseName) in [(Side.baseline, applied.baseCommit, Phase.buildBaseline),
-                                          (Side.patched, applied.tipCommit, Phase.buildPatched)] {
-            let request = BuildRequest(side: side, tree: tree, commit: commit, config: config, programs: workload.programs)
-            let artifact = try await timed(phaseName, runID, detail: "\(side.rawValue) at \(commit.prefix(12))") {
-                try await kernel.build(request, progress: progress)
-            }
-            try await store.recordBuild(runID, artifact)
-            artifacts[side] = artifact
+        let baseline = BuildRequest(side: .baseline, tree: tree, commit: applied.baseCommit, config: config, programs: workload.programs)
+        artifacts[.baseline] = try await timed(.buildBaseline, runID, detail: "baseline at \(applied.baseCommit.prefix(12))") {
+            try await kernel.build(baseline, progress: progress)
         }
+        try await store.recordBuild(runID, artifacts[.baseline]!)
+        patchBuilds = try await timed(.buildPatches, runID, detail: "\(applied.commits.count) patch(es), each on the one before") {
+            try await self.kernel.buildEachPatch(series, applied: applied, baseline: baseline, progress: self.progress)
+        }
+        try await store.recordPatchBuilds(runID, patchBuilds)
+        for build in patchBuilds where build.isFinding {
+            progress.note("patch \(build.patch)/\(series.patches.count): " + (build.succeeded
+                ? "\(build.newWarnings.count) new warning(s): " + build.newWarnings.joined(separator: "; ")
+                : "does not build: \(build.firstError ?? "see \(build.log ?? "the log")")"))
+        }
+        if let last = patchBuilds.last, !last.succeeded {
+            throw NetrigError(phase: .buildPatches, blame: .series, subject: "patch \(last.patch)/\(series.patches.count) '\(last.subject)'",
+                              message: "the patched kernel does not build", details: [last.firstError, last.log.map { "log: \($0)" }].compactMap { $0 },
+                              patch: last.patch)
+        }
+        let patched = BuildRequest(side: .patched, tree: tree, commit: applied.tipCommit, config: config, programs: workload.programs)
+        artifacts[.patched] = try await timed(.buildPatched, runID, detail: "patched at \(applied.tipCommit.prefix(12))") {
+            try await kernel.build(patched, progress: progress)
+        }
+        try await store.recordBuild(runID, artifacts[.patched]!)
+        return artifacts
+    }
+
+    private func test(_ runID: RunID, plan: RunPlan, workload: WorkloadDefinition,
+                      artifacts: [Side: KernelArtifact]) async throws -> Comparison {
         let image = try await timed(.buildImage, runID, detail: "guest root filesystem") {
             try await images.prepareImage(progress: progress)
         }
@@ -98,6 +132,9 @@ public struct RunEngine: Sendable {
             progress.note("accelerator: \(probed.accelerator.rawValue.uppercased()) (\(probed.reason))")
             accelerator = probed.accelerator
         }
+        let hypervisor = try? await guests.hypervisorVersion()
+        if let hypervisor { progress.note("hypervisor: \(hypervisor)") }
+        try await store.recordEnvironment(runID, RunEnvironment(hypervisor: hypervisor, workload: workload))
         let clock: MeasurementClock = plan.clock ?? (accelerator == .tcg ? .virtual : .real)
         if clock == .virtual, accelerator == .kvm {
             throw NetrigError(phase: .probeAccel, blame: .usage, message: "the virtual clock needs TCG; KVM has no instruction counting",
@@ -112,45 +149,76 @@ public struct RunEngine: Sendable {
         let parallel = clock == .virtual && concurrentMeasurements
         let built = artifacts
         var measured: [Side: SideResult] = [:]
-        if parallel {
-            measured = try await bothSidesAtOnce(plannedSides) { side, phaseName in
-                try await self.timed(phaseName, runID, detail: context.detail) {
-                    try await self.boot(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context,
-                                        repetitions: plan.repetitions, firstRepetition: 1, round: 1)
-                }
-            }
-        } else {
-            // One after the other, alternating baseline and patched (ABAB) so that a drift of the host hits
-            // both sides alike; each boot starts with a discarded warm-up.
-            let rounds = plan.repetitions >= 4 ? 2 : 1
-            var done = 0
-            for round in 1...rounds {
-                let count = round == rounds ? plan.repetitions - done : plan.repetitions / rounds + plan.repetitions % rounds
-                for (side, phaseName) in plannedSides {
-                    let result = try await timed(phaseName, runID, detail: context.detail + ", round \(round)/\(rounds)") {
+        /// One round of throughput boots: both sides at once, or one after the other (baseline first).
+        func measureRound(_ round: Int, count: Int, firstRepetition: Int, label: String) async throws {
+            if parallel {
+                let results = try await bothSidesAtOnce(plannedSides) { side, phaseName in
+                    try await self.timed(phaseName, runID, detail: context.detail + label) {
                         try await self.boot(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context,
-                                            repetitions: count, firstRepetition: done + 1, round: round)
+                                            repetitions: count, firstRepetition: firstRepetition, round: round)
                     }
-                    measured[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(result)
                 }
-                done += count
+                for (side, result) in results { measured[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(result) }
+                return
             }
+            for (side, phaseName) in plannedSides {
+                let result = try await timed(phaseName, runID, detail: context.detail + label) {
+                    try await self.boot(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context,
+                                        repetitions: count, firstRepetition: firstRepetition, round: round)
+                }
+                measured[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(result)
+            }
+        }
+        // Sequential boots alternate baseline and patched (ABAB) so that a drift of the host hits both sides
+        // alike; each boot starts with a discarded warm-up.
+        let rounds = parallel || plan.repetitions < 4 ? 1 : 2
+        var done = 0
+        for round in 1...rounds {
+            let count = round == rounds ? plan.repetitions - done : plan.repetitions / rounds + plan.repetitions % rounds
+            try await measureRound(round, count: count, firstRepetition: done + 1, label: ", round \(round)/\(rounds)")
+            done += count
+        }
+        // Inconclusive with the measured noise: add the runs that would settle it, when within the limit.
+        // A single run per side measures no noise, so asks for nothing (-n 1 is a quick look on purpose).
+        var round = rounds
+        while round < rounds + 2, done >= 2, let cap = plan.maxRepetitions {
+            let interim = Comparison(samples: plannedSides.flatMap { measured[$0.0]?.samples ?? [] }, leaks: [], splats: [],
+                                     minimumEffect: clock.minimumEffect)
+            guard let needed = interim.metrics.filter({ $0.verdict == .inconclusive }).compactMap(\.runsNeeded).max(),
+                  needed > done, needed <= cap else { break }
+            round += 1
+            progress.note("inconclusive after \(done) runs per side: \(needed - done) more per side (the noise asks for \(needed), limit \(cap))")
+            try await measureRound(round, count: needed - done, firstRepetition: done + 1, label: ", \(needed - done) more runs")
+            done = needed
         }
         // Leak boots measure nothing, so both sides always run at once.
         var leakResults: [Side: SideResult] = [:]
+        var leakRounds = 0
         if plan.leakCheck {
-            leakResults = try await timed(.checkLeaks, runID, detail: "kmemleak on, each mode once, both sides at once") {
-                try await self.bothSidesAtOnce(plannedSides) { side, phaseName in
-                    try await self.boot(side: side, phase: phaseName, purpose: .leaks, artifact: built[side]!, context: context,
-                                        repetitions: 1, firstRepetition: 1, round: 1)
+            // A leak the patched kernel shows and the baseline does not is confirmed by a second leak boot of
+            // both sides before it is reported: kmemleak misses an object that a stale pointer still
+            // references, and a pre-existing leak the baseline missed once would otherwise look new.
+            for round in 1...2 {
+                let candidates = Comparison.newLeakCandidates(plannedSides.flatMap { leakResults[$0.0]?.leaks ?? [] })
+                if round == 2, candidates.isEmpty { break }
+                let detail = round == 1 ? "kmemleak on, each mode once, both sides at once"
+                    : "confirming \(candidates.count) new leak(s): " + candidates.map(\.fingerprint).joined(separator: ", ")
+                let results = try await timed(.checkLeaks, runID, detail: detail) {
+                    try await self.bothSidesAtOnce(plannedSides) { side, _ in
+                        try await self.boot(side: side, phase: .checkLeaks, purpose: .leaks, artifact: built[side]!, context: context,
+                                            repetitions: 1, firstRepetition: 1, round: round)
+                    }
                 }
+                for (side, result) in results { leakResults[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(result) }
+                leakRounds = round
             }
         }
         let samples = plannedSides.flatMap { measured[$0.0]?.samples ?? [] }
         let leaks = plannedSides.flatMap { leakResults[$0.0]?.leaks ?? [] }
         let splats = plannedSides.flatMap { (measured[$0.0]?.splats ?? []) + (leakResults[$0.0]?.splats ?? []) }
         return try await timed(.compare, runID, detail: "baseline against patched") {
-            Comparison(samples: samples, leaks: leaks, splats: splats, minimumEffect: clock.minimumEffect)
+            Comparison(samples: samples, leaks: leaks, splats: splats, patchedLeakRounds: max(1, leakRounds),
+                       minimumEffect: clock.minimumEffect)
         }
     }
 
@@ -215,17 +283,18 @@ public struct RunEngine: Sendable {
             }
             try await collector.prepare(on: guest, kmemleak: kmemleak)
             progress.status("\(spec.name): booted in \(Int(guest.bootSeconds)) s, running \(workload.name)")
-            let outcome = try await workloads.run(workload, side: side, nic: plan.nic, programs: remotePrograms,
+            let outcome = try await workloads.run(workload, side: side, phase: phase, nic: plan.nic, programs: remotePrograms,
                                                   repetitions: repetitions, firstRepetition: firstRepetition,
                                                   warmup: purpose == .throughput, on: guest)
-            let collected = try await collector.collect(on: guest, side: side, kmemleak: kmemleak)
+            var collected = try await collector.collect(on: guest, side: side, kmemleak: kmemleak)
+            for index in collected.leaks.indices { collected.leaks[index].round = round }
             var unsupported: String?
             if case .unsupported(let reason) = outcome.status { unsupported = reason }
             let samples = keepSamples ? outcome.samples : []
             let boot = BootRecord(side: side, nic: plan.nic, accelerator: spec.accelerator, clock: spec.clock,
                                   kmemleak: kmemleak, bootSeconds: guest.bootSeconds, consoleLog: guest.consoleLog,
                                   dmesg: collected.dmesg, workloadTranscript: outcome.transcript,
-                                  unsupportedReason: unsupported)
+                                  unsupportedReason: unsupported, kmemleakReport: collected.kmemleakReport)
             try await store.recordBoot(context.runID, boot, samples: samples, collected: collected)
             return SideResult(samples: samples, leaks: collected.leaks, splats: collected.splats)
         }

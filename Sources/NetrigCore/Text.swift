@@ -56,3 +56,14 @@ extension Substring {
         return nil
     }
 }
+
+/// Percentages as every report prints them: two decimals, a sign for changes ("+1.25%", "-0.40%").
+public enum Percent {
+    public static func format(_ fraction: Double, signed: Bool = true) -> String {
+        guard fraction.isFinite else { return "-" }
+        let hundredths = Int((abs(fraction) * 10000).rounded())
+        let digits = "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)%"
+        if fraction < 0, hundredths > 0 { return "-" + digits }
+        return signed ? "+" + digits : digits
+    }
+}

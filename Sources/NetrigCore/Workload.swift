@@ -144,6 +144,7 @@ public struct WorkloadOutcome: Sendable, Equatable {
 public protocol WorkloadExecutor: Sendable {
     /// Runs every mode `repetitions` times, numbering samples from `firstRepetition`. With `warmup`, the
     /// first mode runs once before and its output is discarded (caches, page pools and ARP warmed up).
-    func run(_ workload: WorkloadDefinition, side: Side, nic: NICModel, programs: [String: String],
+    /// `phase` is the engine phase the boot belongs to, named in errors.
+    func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, nic: NICModel, programs: [String: String],
              repetitions: Int, firstRepetition: Int, warmup: Bool, on guest: any GuestSession) async throws -> WorkloadOutcome
 }

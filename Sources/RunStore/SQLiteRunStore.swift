@@ -107,6 +107,23 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
             CREATE INDEX phases_run ON phases(run_id);
             """)
         }
+        migrator.registerMigration("v2-leak-rounds-hypervisor") { db in
+            try db.execute(sql: """
+            ALTER TABLE boots ADD COLUMN kmemleak_report TEXT;
+            ALTER TABLE leaks ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+            ALTER TABLE runs ADD COLUMN environment_json TEXT;
+            """)
+        }
+        migrator.registerMigration("v3-patch-builds") { db in
+            try db.execute(sql: """
+            CREATE TABLE patch_builds (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                patch INTEGER NOT NULL,
+                build_json TEXT NOT NULL
+            );
+            """)
+        }
         return migrator
     }
 
@@ -148,6 +165,22 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         }
     }
 
+    public func recordPatchBuilds(_ run: RunID, _ builds: [PatchBuild]) async throws {
+        let rows = try builds.map { ($0.patch, try Self.json($0)) }
+        try await pool.write { db in
+            for (patch, text) in rows {
+                try db.execute(sql: "INSERT INTO patch_builds (run_id, patch, build_json) VALUES (?, ?, ?)", arguments: [run, patch, text])
+            }
+        }
+    }
+
+    public func recordEnvironment(_ run: RunID, _ environment: RunEnvironment) async throws {
+        let text = try Self.json(environment)
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE runs SET environment_json = ? WHERE id = ?", arguments: [text, run])
+        }
+    }
+
     public func recordPhase(_ run: RunID, _ phase: PhaseRecord) async throws {
         try await pool.write { db in
             try db.execute(sql: "INSERT INTO phases (run_id, phase, seconds, outcome, note) VALUES (?, ?, ?, ?, ?)",
@@ -166,11 +199,12 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     public func recordBoot(_ run: RunID, _ boot: BootRecord, samples: [Sample], collected: Collected) async throws {
         try await pool.write { db in
             try db.execute(sql: """
-                INSERT INTO boots (run_id, side, nic, accelerator, clock, kmemleak, boot_seconds, console_log, dmesg, transcript, unsupported_reason)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO boots (run_id, side, nic, accelerator, clock, kmemleak, boot_seconds, console_log, dmesg, transcript,
+                                   unsupported_reason, kmemleak_report)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [run, boot.side.rawValue, boot.nic.rawValue, boot.accelerator.rawValue, boot.clock.rawValue,
                                  boot.kmemleak, boot.bootSeconds, boot.consoleLog, boot.dmesg, boot.workloadTranscript,
-                                 boot.unsupportedReason])
+                                 boot.unsupportedReason, boot.kmemleakReport])
             let bootID = db.lastInsertedRowID
             for sample in samples {
                 try db.execute(sql: """
@@ -180,9 +214,11 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
                                      sample.unit, sample.repetition, sample.value, sample.higherIsBetter])
             }
             for leak in collected.leaks {
-                try db.execute(sql: "INSERT INTO leaks (run_id, boot_id, side, size, comm, fingerprint, backtrace, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                               arguments: [run, bootID, leak.side.rawValue, leak.size, leak.comm, leak.fingerprint,
-                                           leak.backtrace.joined(separator: "\n"), leak.raw])
+                try db.execute(sql: """
+                    INSERT INTO leaks (run_id, boot_id, side, size, comm, fingerprint, backtrace, raw, round)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [run, bootID, leak.side.rawValue, leak.size, leak.comm, leak.fingerprint,
+                                     leak.backtrace.joined(separator: "\n"), leak.raw, leak.round])
             }
             for splat in collected.splats {
                 try db.execute(sql: "INSERT INTO splats (run_id, boot_id, side, kind, title, text) VALUES (?, ?, ?, ?, ?, ?)",
@@ -235,7 +271,8 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
                       let accelerator = Accelerator(rawValue: r["accelerator"]), let clock = MeasurementClock(rawValue: r["clock"]) else { return nil }
                 return BootRecord(side: side, nic: nic, accelerator: accelerator, clock: clock, kmemleak: r["kmemleak"],
                                   bootSeconds: r["boot_seconds"], consoleLog: r["console_log"], dmesg: r["dmesg"],
-                                  workloadTranscript: r["transcript"], unsupportedReason: r["unsupported_reason"])
+                                  workloadTranscript: r["transcript"], unsupportedReason: r["unsupported_reason"],
+                                  kmemleakReport: r["kmemleak_report"])
             }
             let samples = try Row.fetchAll(db, sql: "SELECT * FROM samples WHERE run_id = ? ORDER BY id", arguments: [id]).compactMap { r -> Sample? in
                 guard let side = Side(rawValue: r["side"]), let nic = NICModel(rawValue: r["nic"]) else { return nil }
@@ -246,8 +283,10 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
                 guard let side = Side(rawValue: r["side"]) else { return nil }
                 let backtrace: String = r["backtrace"]
                 return Leak(side: side, size: r["size"], comm: r["comm"], backtrace: backtrace.split(separator: "\n").map(String.init),
-                            fingerprint: r["fingerprint"], raw: r["raw"])
+                            fingerprint: r["fingerprint"], raw: r["raw"], round: r["round"])
             }
+            let patchBuilds = try Row.fetchAll(db, sql: "SELECT build_json FROM patch_builds WHERE run_id = ? ORDER BY patch, id", arguments: [id])
+                .compactMap { Self.decode(PatchBuild.self, $0["build_json"]) }
             let splats = try Row.fetchAll(db, sql: "SELECT * FROM splats WHERE run_id = ? ORDER BY id", arguments: [id]).compactMap { r -> Splat? in
                 guard let side = Side(rawValue: r["side"]), let kind = Splat.Kind(rawValue: r["kind"]) else { return nil }
                 return Splat(side: side, kind: kind, title: r["title"], text: r["text"])
@@ -255,7 +294,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
             return StoredRun(summary: Self.summary(row), plan: plan, series: Self.decode(Series.self, row["series_json"]),
                              applied: Self.decode(AppliedSeries.self, row["applied_json"]), phases: phases, builds: builds,
                              boots: boots, samples: samples, leaks: leaks, splats: splats,
-                             error: Self.decode(ErrorRecord.self, row["error_json"])?.error)
+                             error: Self.decode(ErrorRecord.self, row["error_json"])?.error, environment: Self.decode(RunEnvironment.self, row["environment_json"]), patchBuilds: patchBuilds)
         }
     }
 }

@@ -17,6 +17,7 @@ public struct KernelCollector: GuestCollector {
     /// reports; then reads dmesg.
     public func collect(on guest: any GuestSession, side: Side, kmemleak: Bool) async throws -> Collected {
         var leaks: [Leak] = []
+        var report: String?
         if kmemleak {
             let scan = """
             sleep 6
@@ -26,6 +27,7 @@ public struct KernelCollector: GuestCollector {
             cat /sys/kernel/debug/kmemleak
             """
             let output = try await guest.runScript(scan, timeout: .seconds(600))
+            report = output.standardOutput
             leaks = KmemleakParser.parse(output.standardOutput, side: side)
         }
         let dmesg = try await guest.run(["dmesg"], timeout: .seconds(60))
@@ -33,7 +35,7 @@ public struct KernelCollector: GuestCollector {
         // A kernel built with kmemleak off by default says at boot that the detector is disabled: only a
         // boot that asked for kmemleak has lost something when it says so.
         if !kmemleak { splats.removeAll { $0.kind == .kmemleakDisabled } }
-        return Collected(leaks: leaks, splats: splats, dmesg: dmesg.standardOutput)
+        return Collected(leaks: leaks, splats: splats, dmesg: dmesg.standardOutput, kmemleakReport: report)
     }
 }
 

@@ -9,10 +9,9 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         self.progress = progress
     }
 
-    public func run(_ workload: WorkloadDefinition, side: Side, nic: NICModel, programs: [String: String],
+    public func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, nic: NICModel, programs: [String: String],
                     repetitions: Int, firstRepetition: Int = 1, warmup: Bool = false,
                     on guest: any GuestSession) async throws -> WorkloadOutcome {
-        let phase: Phase = side == .baseline ? .testBaseline : .testPatched
         var transcript = ""
         guard workload.nics.contains(nic) else {
             return WorkloadOutcome(status: .unsupported(reason: "\(workload.name) does not run on \(nic.rawValue) (it supports \(workload.nics.map(\.rawValue).joined(separator: ", ")))"),

@@ -76,7 +76,7 @@ import Testing
         let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
         let outcome = try await launcher.withGuest(spec) { guest in
             try await guest.upload(kernel.programs["msg_zerocopy"]!, to: "/root/netrig/msg_zerocopy", mode: 0o755)
-            return try await GuestWorkloadRunner().run(workload, side: .baseline, nic: .e1000e,
+            return try await GuestWorkloadRunner().run(workload, side: .baseline, phase: .testBaseline, nic: .e1000e,
                                                        programs: ["msg_zerocopy": "/root/netrig/msg_zerocopy"],
                                                        repetitions: 1, on: guest)
         }

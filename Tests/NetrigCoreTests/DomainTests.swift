@@ -36,6 +36,28 @@ import Testing
         #expect(comparison.seriesBrokeSomething)
     }
 
+    @Test func newLeaksNeedEveryLeakCheckOfThePatchedSide() {
+        func leak(_ side: Side, _ fingerprint: String, round: Int) -> Leak {
+            Leak(side: side, size: 8, comm: "c", backtrace: [], fingerprint: fingerprint, raw: "", round: round)
+        }
+        let leaks = [leak(.patched, "twice", round: 1), leak(.patched, "twice", round: 2), leak(.patched, "once", round: 1),
+                     leak(.baseline, "flaky-old", round: 2), leak(.patched, "flaky-old", round: 1)]
+        let confirmed = Comparison(samples: [], leaks: leaks, splats: [], patchedLeakRounds: 2)
+        #expect(confirmed.newLeaks.map(\.fingerprint) == ["twice"])
+        #expect(confirmed.unconfirmedLeaks.map(\.fingerprint) == ["once"])
+        #expect(confirmed.persistingLeaks.map(\.fingerprint) == ["flaky-old"], "a baseline leak seen in any round is pre-existing")
+        let single = Comparison(samples: [], leaks: leaks.filter { $0.round == 1 }, splats: [], patchedLeakRounds: 1)
+        #expect(Set(single.newLeaks.map(\.fingerprint)) == ["twice", "once", "flaky-old"], "one leak check: nothing to confirm with")
+    }
+
+    @Test func percentagesHaveTwoDecimalsAndASign() {
+        #expect(Percent.format(0.0125) == "+1.25%")
+        #expect(Percent.format(-0.004) == "-0.40%")
+        #expect(Percent.format(-0.00001) == "+0.00%", "no negative zero")
+        #expect(Percent.format(0.1234, signed: false) == "12.34%")
+        #expect(Percent.format(.nan) == "-")
+    }
+
     @Test func shellQuoting() {
         #expect(ShellQuote.join(["ip", "netns", "exec", "peer"]) == "ip netns exec peer")
         #expect(ShellQuote.quote("a b") == "'a b'")

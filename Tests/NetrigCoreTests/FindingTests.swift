@@ -54,6 +54,14 @@ import Testing
         #expect(object?["verdict"] as? String == "fail")
         #expect(object?["findings"] is [Any])
         #expect(object?["clock"] as? String == "virtual")
+        #expect(object?["leaks"] == nil, "no comparison, no leak classes")
+
+        let once = Leak(side: .patched, size: 8, comm: "c", backtrace: [], fingerprint: "once", raw: "")
+        let compared = RunReport(run: 3, verdict: .pass, findings: [],
+                                 comparison: Comparison(samples: [], leaks: [once], splats: [], patchedLeakRounds: 2),
+                                 clock: .virtual, phases: [])
+        let leaks = (try JSONSerialization.jsonObject(with: try encoder.encode(compared)) as? [String: Any])?["leaks"] as? [String: [String]]
+        #expect(leaks == ["new": [], "persisting": [], "gone": [], "unconfirmed": ["once"]])
     }
 
     @Test func unattributedFindingsWritePatchAsNull() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 @testable import NetrigCore
@@ -11,7 +12,7 @@ import Testing
         #expect(outcome.verdict == .pass)
         #expect(outcome.error == nil)
         let phases = store.state.withLock { $0.phases.map(\.phase) }
-        #expect(phases == [.prepareTree, .applySeries, .configure, .buildBaseline, .buildPatched, .buildImage, .probeAccel,
+        #expect(phases == [.prepareTree, .applySeries, .configure, .buildBaseline, .buildPatches, .buildPatched, .buildImage, .probeAccel,
                            .testBaseline, .testPatched, .checkLeaks, .compare])
         let finished = store.state.withLock { $0.finished }
         #expect(finished?.status == .completed)
@@ -46,6 +47,48 @@ import Testing
         let outcome = try await engine.run(plan: plan, series: series, workload: workload)
         #expect(outcome.verdict == .fail)
         #expect(outcome.comparison?.newLeaks.map(\.fingerprint) == ["nsim_leak"])
+        let state = store.state.withLock { $0 }
+        #expect(state.phases.filter { $0.phase == .checkLeaks }.count == 2, "the new leak was confirmed by a second leak check")
+        #expect(state.boots.filter(\.kmemleak).count == 4, "both sides booted again with kmemleak")
+        #expect(state.boots.filter(\.kmemleak).allSatisfy { $0.kmemleakReport != nil }, "the raw report of every leak boot is kept")
+    }
+
+    @Test func newLeakThatDoesNotReappearIsUnconfirmedAndPasses() async throws {
+        let leak = Leak(side: .patched, size: 64, comm: "ip", backtrace: ["nsim_leak+0x3/0x4"], fingerprint: "nsim_leak", raw: "")
+        var engine = makeEngine(store: MemoryStore())
+        engine.collector = FakeCollector(leaks: [.patched: [leak]], onlyOnce: true)
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.verdict == .pass)
+        #expect(outcome.comparison?.newLeaks.isEmpty == true)
+        #expect(outcome.comparison?.unconfirmedLeaks.map(\.fingerprint) == ["nsim_leak"])
+        #expect(outcome.comparison.map { Finding.from($0, plan: plan) }?.isEmpty == true, "not a finding of the series")
+    }
+
+    @Test func noNewLeakMeansOneLeakCheckOnly() async throws {
+        let store = MemoryStore()
+        let old = Leak(side: .baseline, size: 8, comm: "swapper", backtrace: ["x+0x1/0x2"], fingerprint: "x", raw: "")
+        var engine = makeEngine(store: store)
+        engine.collector = FakeCollector(leaks: [.baseline: [old], .patched: [Leak(side: .patched, size: 8, comm: "swapper", backtrace: ["x+0x1/0x2"], fingerprint: "x", raw: "")]])
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.verdict == .pass)
+        #expect(outcome.comparison?.persistingLeaks.map(\.fingerprint) == ["x"])
+        #expect(store.state.withLock { $0.phases.filter { $0.phase == .checkLeaks }.count } == 1)
+    }
+
+    @Test func workloadFailureInALeakBootNamesTheLeakPhase() async throws {
+        var engine = makeEngine(store: MemoryStore())
+        engine.workloads = FakeWorkloads(failIn: .checkLeaks)
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.error?.phase == .checkLeaks)
+        #expect(outcome.verdict == .fail)
+    }
+
+    @Test func hypervisorAndWorkloadAreRecorded() async throws {
+        let store = MemoryStore()
+        _ = try await makeEngine(store: store).run(plan: plan, series: series, workload: workload)
+        let environment = store.state.withLock { $0.environment }
+        #expect(environment?.hypervisor == "QEMU 7.2.0-fake")
+        #expect(environment?.workload == workload)
     }
 
     @Test func buildFailureIsStoredWithItsPhaseAndBlame() async throws {
@@ -54,12 +97,74 @@ import Testing
         engine.kernel = FakeKernel(failSide: .patched)
         let outcome = try await engine.run(plan: plan, series: series, workload: workload)
         #expect(outcome.verdict == .fail, "a patched build failure is the series' fault")
-        #expect(outcome.error?.phase == .buildPatched)
+        #expect(outcome.error?.phase == .buildPatches)
+        #expect(outcome.error?.patch == 1)
+        #expect(outcome.findings.count == 1, "one finding for the patch, not a second one for the error: \(outcome.findings)")
+        #expect(outcome.findings.first?.kind == .build)
+        #expect(outcome.findings.first?.patch == 1)
+        #expect(outcome.findings.first?.evidence.details?.first == "net/core/sock.c:10:5: error: expected ';'")
         let state = store.state.withLock { $0 }
         #expect(state.finished?.status == .failed)
-        #expect(state.phases.last?.phase == .buildPatched)
-        #expect(state.phases.last?.outcome == .failed)
+        #expect(state.phases.last?.phase == .buildPatches)
+        #expect(state.phases.last?.outcome == .completed, "the per-patch builds ran; the patched kernel is what is missing")
         #expect(state.builds.map(\.side) == [.baseline], "what was built before the failure is kept")
+        #expect(state.patchBuilds.map(\.succeeded) == [false])
+    }
+
+    @Test func aPatchThatDoesNotBuildInTheMiddleIsAFindingAndTheRunGoesOn() async throws {
+        let store = MemoryStore()
+        var engine = makeEngine(store: store)
+        engine.kernel = FakeKernel(failSide: nil, patchBuilds: [
+            PatchBuild(patch: 1, subject: "one", commit: "c1", succeeded: true,
+                       newWarnings: ["net/core/sock.c:1570:7: warning: unused variable 'x' [-Wunused-variable]"], cached: false, seconds: 1),
+            PatchBuild(patch: 2, subject: "two", commit: "c2", succeeded: false, firstError: "net/core/dev.c:3:1: error: oops",
+                       cached: false, seconds: 1),
+            PatchBuild(patch: 3, subject: "three", commit: "c3", succeeded: true, cached: false, seconds: 1),
+        ])
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.error == nil, "the tip builds, so the run goes on to test it")
+        #expect(outcome.verdict == .fail)
+        #expect(outcome.findings.map(\.patch) == [1, 2])
+        #expect(outcome.findings.allSatisfy { $0.kind == .build && $0.blame == .series })
+        #expect(outcome.findings.first?.summary.contains("adds 1 compiler warning") == true)
+        #expect(store.state.withLock { $0.boots.count } == 4)
+    }
+
+    @Test func inconclusiveMetricsGetTheRunsTheNoiseAsksFor() async throws {
+        let store = MemoryStore()
+        var engine = makeEngine(store: store)
+        engine.workloads = FakeWorkloads(noise: 0.03)
+        var adaptive = plan
+        adaptive.leakCheck = false
+        adaptive.maxRepetitions = 60
+        let outcome = try await engine.run(plan: adaptive, series: series, workload: workload)
+        let metric = try #require(outcome.comparison?.metrics.first)
+        #expect(metric.baseline.count > 3, "runs were added to the 3 planned")
+        #expect(metric.baseline.count == metric.patched.count)
+        #expect(metric.verdict != .inconclusive, "\(metric)")
+        let samples = store.state.withLock { $0.samples }
+        #expect(samples.filter { $0.side == .baseline }.map(\.repetition).sorted() == Array(1...metric.baseline.count))
+
+        // With a limit below what the noise asks for, nothing is added and the verdict says how many.
+        var capped = adaptive
+        capped.maxRepetitions = 4
+        let limited = try await engine.run(plan: capped, series: series, workload: workload)
+        let cappedMetric = try #require(limited.comparison?.metrics.first)
+        #expect(cappedMetric.baseline.count == 3)
+        #expect(cappedMetric.verdict == .inconclusive)
+        #expect((cappedMetric.runsNeeded ?? 0) > 4)
+    }
+
+    @Test func buildOnlyStopsAfterTheBuilds() async throws {
+        let store = MemoryStore()
+        var buildPlan = plan
+        buildPlan.buildOnly = true
+        let outcome = try await makeEngine(store: store).run(plan: buildPlan, series: series, workload: workload)
+        #expect(outcome.verdict == .pass)
+        #expect(outcome.comparison == nil)
+        #expect(store.state.withLock { $0.phases.map(\.phase) } == [.prepareTree, .applySeries, .configure, .buildBaseline,
+                                                                    .buildPatches, .buildPatched])
+        #expect(store.state.withLock { $0.boots.isEmpty })
     }
 
     @Test func infrastructureFailureGivesErrorVerdict() async throws {
@@ -103,6 +208,16 @@ import Testing
 
 struct FakeKernel: KernelPipeline {
     var failSide: Side?
+    /// Per-patch results; by default every patch of `apply`'s commits builds cleanly.
+    var patchBuilds: [PatchBuild]?
+    func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest,
+                        progress: any ProgressObserver) async throws -> [PatchBuild] {
+        if let patchBuilds { return patchBuilds }
+        return applied.commits.enumerated().map { index, commit in
+            PatchBuild(patch: index + 1, subject: "s", commit: commit, succeeded: failSide != .patched || index < applied.commits.count - 1,
+                       firstError: failSide == .patched ? "net/core/sock.c:10:5: error: expected ';'" : nil, cached: false, seconds: 1)
+        }
+    }
     func prepareTree(request: String?, base: String?, series: Series) async throws -> KernelTree {
         KernelTree(repository: "/tree", name: "tree", baseCommit: "base", version: "6.12")
     }
@@ -141,6 +256,7 @@ struct FakeSession: GuestSession {
 
 struct FakeLauncher: GuestLauncher {
     var failure: NetrigError?
+    func hypervisorVersion() async throws -> String { "QEMU 7.2.0-fake" }
     func withGuest<T: Sendable>(_ spec: GuestSpec, _ body: (any GuestSession) async throws -> T) async throws -> T {
         if let failure { throw failure }
         return try await body(FakeSession(name: spec.name))
@@ -148,11 +264,18 @@ struct FakeLauncher: GuestLauncher {
 }
 
 struct FakeWorkloads: WorkloadExecutor {
-    func run(_ workload: WorkloadDefinition, side: Side, nic: NICModel, programs: [String: String], repetitions: Int,
+    /// Fail in boots of this phase, as a workload that crashes the guest would.
+    var failIn: Phase?
+    /// Relative spread of the samples (a deterministic spread of repetitions over ±noise).
+    var noise = 0.0
+    func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, nic: NICModel, programs: [String: String], repetitions: Int,
              firstRepetition: Int, warmup: Bool, on guest: any GuestSession) async throws -> WorkloadOutcome {
+        if phase == failIn {
+            throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) on guest \(guest.name)", message: "exit 1")
+        }
         let samples = (firstRepetition..<(firstRepetition + repetitions)).map {
             Sample(side: side, workload: workload.name, nic: nic, metric: "m/throughput", unit: "MiB/s", repetition: $0,
-                   value: 100 + Double($0) * 0.01, higherIsBetter: true)
+                   value: 100 * (1 + noise * sin(Double($0) * 2.3)) + Double($0) * 0.01, higherIsBetter: true)
         }
         return WorkloadOutcome(status: .completed, samples: samples, transcript: "")
     }
@@ -160,9 +283,16 @@ struct FakeWorkloads: WorkloadExecutor {
 
 struct FakeCollector: GuestCollector {
     var leaks: [Side: [Leak]]
+    /// When set, the leaks are found in the first scan of each side only (as kmemleak missing them later).
+    var onlyOnce = false
+    let scans = Scans()
+    final class Scans: Sendable { let count = Mutex([Side: Int]()) }
     func prepare(on guest: any GuestSession, kmemleak: Bool) async throws {}
     func collect(on guest: any GuestSession, side: Side, kmemleak: Bool) async throws -> Collected {
-        Collected(leaks: leaks[side] ?? [], splats: [], dmesg: "")
+        guard kmemleak else { return Collected(leaks: [], splats: [], dmesg: "") }
+        let scan = scans.count.withLock { $0[side, default: 0] += 1; return $0[side]! }
+        let found = onlyOnce && scan > 1 ? [] : leaks[side] ?? []
+        return Collected(leaks: found, splats: [], dmesg: "", kmemleakReport: found.map(\.raw).joined())
     }
 }
 
@@ -173,12 +303,16 @@ final class MemoryStore: RunRecorder {
         var boots: [BootRecord] = []
         var samples: [Sample] = []
         var finished: (status: RunStatus, verdict: Verdict)?
+        var environment: RunEnvironment?
+        var patchBuilds: [PatchBuild] = []
     }
     let state = Mutex(State())
     func createRun(plan: RunPlan, startedAt: String) async throws -> RunID { 1 }
     func recordTree(_ run: RunID, tree: KernelTree) async throws {}
     func recordSeries(_ run: RunID, series: Series, applied: AppliedSeries?) async throws {}
     func recordPhase(_ run: RunID, _ phase: PhaseRecord) async throws { state.withLock { $0.phases.append(phase) } }
+    func recordPatchBuilds(_ run: RunID, _ builds: [PatchBuild]) async throws { state.withLock { $0.patchBuilds += builds } }
+    func recordEnvironment(_ run: RunID, _ environment: RunEnvironment) async throws { state.withLock { $0.environment = environment } }
     func recordBuild(_ run: RunID, _ artifact: KernelArtifact) async throws { state.withLock { $0.builds.append(artifact) } }
     func recordBoot(_ run: RunID, _ boot: BootRecord, samples: [Sample], collected: Collected) async throws {
         state.withLock { $0.boots.append(boot); $0.samples += samples }

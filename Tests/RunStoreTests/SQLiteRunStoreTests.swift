@@ -24,12 +24,17 @@ import Testing
         try await store.recordSeries(id, series: series, applied: AppliedSeries(baseCommit: "abc", commits: ["def"]))
         try await store.recordPhase(id, PhaseRecord(phase: .applySeries, seconds: 1.5, outcome: .completed))
         let boot = BootRecord(side: .patched, nic: .vmxnet3, accelerator: .tcg, clock: .virtual, kmemleak: true, bootSeconds: 20,
-                              consoleLog: "/c.log", dmesg: "dmesg text", workloadTranscript: "t", unsupportedReason: nil)
+                              consoleLog: "/c.log", dmesg: "dmesg text", workloadTranscript: "t", unsupportedReason: nil,
+                              kmemleakReport: "unreferenced object 0x1 (size 64):")
         let sample = Sample(side: .patched, workload: "msg_zerocopy", nic: .vmxnet3, metric: "copy/throughput", unit: "MiB/s",
                             repetition: 1, value: 19.6875, higherIsBetter: true)
-        let leak = Leak(side: .patched, size: 64, comm: "ip", backtrace: ["a+0x1/0x2", "b+0x3/0x4"], fingerprint: "b", raw: "r")
+        let leak = Leak(side: .patched, size: 64, comm: "ip", backtrace: ["a+0x1/0x2", "b+0x3/0x4"], fingerprint: "b", raw: "r", round: 2)
         let splat = Splat(side: .patched, kind: .stalledPool, title: "stalled", text: "stalled pool shutdown")
         try await store.recordBoot(id, boot, samples: [sample], collected: Collected(leaks: [leak], splats: [splat], dmesg: "dmesg text"))
+        let workload = WorkloadDefinition(name: "msg_zerocopy", summary: "s", topology: .loop, nics: [.vmxnet3], requiredSymbols: [],
+                                          programs: [], duration: 4, timeout: .seconds(60), server: [], client: ["true"],
+                                          modes: [WorkloadMode(name: "copy", clientArguments: [])], metrics: [], unsupported: [])
+        try await store.recordEnvironment(id, RunEnvironment(hypervisor: "QEMU 7.2.22", workload: workload))
         try await store.finishRun(id, status: .completed, verdict: .fail, error: nil)
 
         let loaded = try #require(try await store.loadRun(id))
@@ -43,6 +48,8 @@ import Testing
         #expect(loaded.samples == [sample])
         #expect(loaded.leaks == [leak])
         #expect(loaded.splats == [splat])
+        #expect(loaded.environment == RunEnvironment(hypervisor: "QEMU 7.2.22", workload: workload))
+        #expect(loaded.leakRounds(.patched) == 1)
         #expect(try await store.listRuns(limit: 10).map(\.id) == [id])
     }
 
