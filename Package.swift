@@ -56,8 +56,9 @@ let package = Package(
         ], swiftSettings: strict),
 
         // The command tree: the only place where real adapters are wired together.
+        .target(name: "HTMLReport", dependencies: ["NetrigCore"], swiftSettings: strict),
         .target(name: "NetrigCommands", dependencies: [
-            "NetrigCore", "HostCommands", "KernelBuild", "GuestVM", "GuestShell", "Workloads", "RunStore",
+            "NetrigCore", "HostCommands", "KernelBuild", "GuestVM", "GuestShell", "Workloads", "RunStore", "HTMLReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -73,6 +74,7 @@ let package = Package(
                                                        "Workloads", "NetrigTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "NetrigCore"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "NetrigCore"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["RunStore", "NetrigCore", "HostCommands", "NetrigTestSupport"]),
+        .testTarget(name: "HTMLReportTests", dependencies: ["HTMLReport", "NetrigCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["RunStore", "NetrigCore", "HostCommands", "HTMLReport", "NetrigTestSupport"]),
     ]
 )

@@ -66,6 +66,10 @@ enum ComparisonReport {
             if let ratio = build.ccacheHitRatio { text += String(format: ", ccache hits %.0f%%", ratio * 100) }
             text += "\n"
         }
+        if let changes = run.configChanges, !changes.isEmpty {
+            text += "  the series changes the effective config: "
+                + changes.map { "\($0.symbol) \($0.baseline) → \($0.patched)" }.joined(separator: ", ") + "\n"
+        }
         for build in run.patchBuilds {
             text += "  patch \(build.patch)/\(run.patchBuilds.count) \(build.commit.prefix(12)): "
             text += build.succeeded ? (build.cached ? "cached" : "built in \(TerminalProgress.duration(build.seconds))") : "DOES NOT BUILD"

@@ -13,8 +13,11 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "The patch series: an mbox as git format-patch or b4 writes it (default: the example in examples/).")
+    @Option(help: "The patch series: an mbox as git format-patch or b4 writes it, or a directory of .patch files (default: the example in examples/).")
     var series: String?
+
+    @Option(help: "The series as a git range BASE..TIP in --tree (instead of --series); BASE is the base.")
+    var range: String?
 
     @Option(help: "A local kernel git tree (default: Debian's linux-source-6.12, imported once into the cache).")
     var tree: String?
@@ -24,6 +27,9 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(help: "Named config from kconfigs/.")
     var config: String = "default"
+
+    @Option(help: "A config matrix: named configs, comma-separated (a run per config, one verdict).")
+    var configs: String?
 
     @Option(help: "NIC model under test: \(NICModel.allCases.map(\.rawValue).joined(separator: ", ")).")
     var nic: String = NICModel.virtioNet.rawValue
@@ -79,19 +85,20 @@ struct RunCommand: AsyncParsableCommand {
             guard let choice = Accelerator(rawValue: value) else { throw ValidationError("--accel must be kvm or tcg") }
             return choice
         }
-        let plan = RunPlan(treeRequest: tree, baseRequest: base, seriesPath: seriesPath, configName: config, nic: nicModel,
-                           workload: workload, repetitions: repetitions, leakCheck: !noLeakCheck, clock: clockChoice,
-                           accelerator: accelChoice, memoryMiB: memory, vcpus: vcpus,
-                           commandLine: ["netrig"] + CommandLine.arguments.dropFirst(), buildOnly: buildOnly, maxRepetitions: maxRepetitions)
+        let configNames = (configs?.split(separator: ",").map { $0.trimmingWhitespace } ?? [config]).filter { !$0.isEmpty }
+        guard !configNames.isEmpty, Set(configNames).count == configNames.count else {
+            throw ValidationError("--configs needs distinct config names, e.g. default,devmem-off")
+        }
+        let seriesLabel = range.map { "\(tree ?? "") \($0)" } ?? seriesPath
 
         let parsedSeries: Series
         let workloadDefinition: WorkloadDefinition
         do {
-            guard let data = FileManager.default.contents(atPath: seriesPath) else {
-                throw NetrigError(phase: .applySeries, blame: .usage, subject: seriesPath, message: "cannot read the series file")
-            }
-            parsedSeries = try MboxParser.parse(String(decoding: data, as: UTF8.self), source: seriesPath)
+            let source = range == nil ? seriesPath : nil
+            parsedSeries = try await SeriesSource.load(path: source, range: range, tree: tree)
             workloadDefinition = try WorkloadCatalog(directory: layout.workloads).load(workload)
+            let catalog = ConfigCatalog(directory: layout.kconfigs)
+            for name in configNames { _ = try catalog.spec(named: name) }
         } catch let error as NetrigError {
             FileHandle.standardError.write(Data("netrig: \(error)\n".utf8))
             throw ExitWithVerdict(code: error.blame == .infrastructure ? Verdict.error.exitCode : Verdict.fail.exitCode)
@@ -115,26 +122,51 @@ struct RunCommand: AsyncParsableCommand {
             timestamp: { SQLiteRunStore.timestamp() },
             workDirectory: { run, side in runsDirectory + "/\(run)/\(side.rawValue)" })
 
-        progress.note("series: '\(parsedSeries.title)', \(parsedSeries.patches.count) patch(es) from \(seriesPath)")
-        let outcome = try await SignalCancellation.run { try await engine.run(plan: plan, series: parsedSeries, workload: workloadDefinition) }
-        if let stored = try await store.loadRun(outcome.run) {
-            say(ComparisonReport.header(stored), terminator: "")
+        progress.note("series: '\(parsedSeries.title)', \(parsedSeries.patches.count) patch(es) from \(seriesLabel)")
+        var outcomes: [RunEngine.Outcome] = []
+        for name in configNames {
+            if configNames.count > 1 { say("=== config \(name) (\(outcomes.count + 1) of \(configNames.count)) ===") }
+            let plan = RunPlan(treeRequest: tree, baseRequest: base, seriesPath: seriesLabel, configName: name, nic: nicModel,
+                               workload: workload, repetitions: repetitions, leakCheck: !noLeakCheck, clock: clockChoice,
+                               accelerator: accelChoice, memoryMiB: memory, vcpus: vcpus,
+                               commandLine: ["netrig"] + CommandLine.arguments.dropFirst(), buildOnly: buildOnly,
+                               maxRepetitions: maxRepetitions)
+            let outcome = try await SignalCancellation.run { try await engine.run(plan: plan, series: parsedSeries, workload: workloadDefinition) }
+            outcomes.append(outcome)
+            if let stored = try await store.loadRun(outcome.run) {
+                say(ComparisonReport.header(stored), terminator: "")
+            }
+            if let comparison = outcome.comparison {
+                say(ComparisonReport.table(comparison), terminator: "")
+            }
+            if let error = outcome.error {
+                say("error: \(error)")
+                say("the run is stored as failed in phase \(error.phase.rawValue): netrig runs / netrig show \(outcome.run)")
+            }
+            say("verdict: \(outcome.verdict.rawValue) (run \(outcome.run), config \(name), store \(global.storePath))")
+            if Task.isCancelled { break }
         }
-        if let comparison = outcome.comparison {
-            say(ComparisonReport.table(comparison), terminator: "")
+        let verdict = Verdict.combined(outcomes.map(\.verdict))
+        // The HTML pages beside the store follow every run; a failure to write them does not change the verdict.
+        let pages = HTMLPages.defaultDirectory(store: global.storePath)
+        do {
+            _ = try await HTMLPages.write(store: store, output: pages, limit: 200, only: Set(outcomes.map(\.run)))
+            say("pages: \(pages)/\(outcomes.count == 1 ? "run-\(outcomes[0].run).html" : "index.html")")
+        } catch {
+            say("netrig: could not write the HTML pages to \(pages): \(error)")
         }
-        if let error = outcome.error {
-            say("error: \(error)")
-            say("the run is stored as failed in phase \(error.phase.rawValue): netrig runs / netrig show \(outcome.run)")
+        if outcomes.count > 1 {
+            say("matrix verdict: \(verdict.rawValue) (" + zip(configNames, outcomes).map { "\($0) \($1.verdict.rawValue)" }.joined(separator: ", ") + ")")
         }
-        say("verdict: \(outcome.verdict.rawValue) (run \(outcome.run), store \(global.storePath))")
-        if let json {
-            let stored = try await store.loadRun(outcome.run)
-            try ReportWriter.write(RunReport(run: outcome.run, verdict: outcome.verdict, findings: outcome.findings,
-                                             comparison: outcome.comparison, clock: stored?.measurementClock,
-                                             phases: stored?.phases ?? []), to: json)
+        if let json, let first = outcomes.first {
+            let stored = try await store.loadRun(first.run)
+            var document = RunReport(run: first.run, verdict: verdict, findings: outcomes.flatMap(\.findings),
+                                     comparison: first.comparison, clock: stored?.measurementClock, phases: stored?.phases ?? [])
+            document.runs = outcomes.count > 1 ? outcomes.map(\.run) : nil
+            document.configChanges = stored?.configChanges
+            try ReportWriter.write(document, to: json)
         }
-        if outcome.verdict != .pass { throw ExitWithVerdict(code: outcome.verdict.exitCode) }
+        if verdict != .pass { throw ExitWithVerdict(code: verdict.exitCode) }
     }
 }
 

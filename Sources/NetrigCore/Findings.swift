@@ -204,6 +204,10 @@ extension Finding {
 /// The machine-readable result of a run or a comparison (`--json`), documented in docs/JSON.md.
 public struct RunReport: Sendable, Codable, Equatable {
     public var run: RunID?
+    /// Every run of a config matrix (`--configs`); absent for a single run.
+    public var runs: [RunID]?
+    /// Effective config symbols the series changed (of the first run); absent when not known.
+    public var configChanges: [ConfigChange]?
     public var verdict: Verdict
     public var findings: [Finding]
     /// Every compared metric with its samples, noise, threshold and verdict.

@@ -211,3 +211,25 @@ public struct PatchBuild: Sendable, Codable, Equatable {
     /// The series broke something in this patch: it does not build, or it adds warnings.
     public var isFinding: Bool { !succeeded || !newWarnings.isEmpty }
 }
+
+/// A config symbol whose effective value the series changed (through Kconfig).
+public struct ConfigChange: Sendable, Codable, Equatable {
+    public var symbol: String
+    /// "n" when the symbol is unset or absent.
+    public var baseline: String
+    public var patched: String
+
+    public init(symbol: String, baseline: String, patched: String) {
+        self.symbol = symbol
+        self.baseline = baseline
+        self.patched = patched
+    }
+
+    /// The symbols whose values differ between two effective configs (symbol → value).
+    public static func between(_ baseline: [String: String], _ patched: [String: String]) -> [ConfigChange] {
+        Set(baseline.keys).union(patched.keys).sorted().compactMap { symbol in
+            let before = baseline[symbol] ?? "n", after = patched[symbol] ?? "n"
+            return before == after ? nil : ConfigChange(symbol: symbol, baseline: before, patched: after)
+        }
+    }
+}

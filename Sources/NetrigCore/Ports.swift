@@ -11,6 +11,8 @@ public protocol KernelPipeline: Sendable {
     /// Builds every patch of the series in order, each incremental on the one before (the last one is the
     /// patched kernel, left in the cache), and reports per patch: built or not, the first compiler error,
     /// the warnings it added. A patch that does not build does not stop the ones after it.
+    /// The effective config symbols that differ between two built kernels.
+    func configChanges(from baseline: KernelArtifact, to patched: KernelArtifact) throws -> [ConfigChange]
     func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest,
                         progress: any ProgressObserver) async throws -> [PatchBuild]
 }
@@ -37,6 +39,8 @@ public protocol RunRecorder: Sendable {
     func recordPhase(_ run: RunID, _ phase: PhaseRecord) async throws
     func recordBuild(_ run: RunID, _ artifact: KernelArtifact) async throws
     func recordPatchBuilds(_ run: RunID, _ builds: [PatchBuild]) async throws
+    /// What the series changed in the effective config (baseline against patched).
+    func recordConfigChanges(_ run: RunID, _ changes: [ConfigChange]) async throws
     func recordBoot(_ run: RunID, _ boot: BootRecord, samples: [Sample], collected: Collected) async throws
     func finishRun(_ run: RunID, status: RunStatus, verdict: Verdict, error: NetrigError?) async throws
 }

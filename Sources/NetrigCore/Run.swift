@@ -131,6 +131,14 @@ public enum Verdict: String, Sendable, Codable {
         case .error: 1
         }
     }
+
+    /// The verdict of several runs (a config matrix): the series broke something if any run says so;
+    /// otherwise netrig could not decide if any run could not; otherwise a pass.
+    public static func combined(_ verdicts: [Verdict]) -> Verdict {
+        if verdicts.contains(.fail) { return .fail }
+        if verdicts.contains(.error) || verdicts.isEmpty { return .error }
+        return .pass
+    }
 }
 
 /// A stored run, as `netrig runs` lists it.
@@ -193,10 +201,14 @@ public struct StoredRun: Sendable, Equatable {
     public var environment: RunEnvironment?
     /// Each patch's build, in series order.
     public var patchBuilds: [PatchBuild]
+    /// Effective config symbols the series changed; nil when the run stopped before both kernels built.
+    public var configChanges: [ConfigChange]?
 
     public init(summary: RunSummary, plan: RunPlan, series: Series?, applied: AppliedSeries?, phases: [PhaseRecord],
                 builds: [KernelArtifact], boots: [BootRecord], samples: [Sample], leaks: [Leak], splats: [Splat],
-                error: NetrigError?, environment: RunEnvironment? = nil, patchBuilds: [PatchBuild] = []) {
+                error: NetrigError?, environment: RunEnvironment? = nil, patchBuilds: [PatchBuild] = [],
+                configChanges: [ConfigChange]? = nil) {
+        self.configChanges = configChanges
         self.environment = environment
         self.patchBuilds = patchBuilds
         self.summary = summary

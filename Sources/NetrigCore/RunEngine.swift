@@ -115,6 +115,12 @@ public struct RunEngine: Sendable {
             try await kernel.build(patched, progress: progress)
         }
         try await store.recordBuild(runID, artifacts[.patched]!)
+        let changes = try kernel.configChanges(from: artifacts[.baseline]!, to: artifacts[.patched]!)
+        try await store.recordConfigChanges(runID, changes)
+        if !changes.isEmpty {
+            progress.note("the series changes the effective config: "
+                          + changes.map { "\($0.symbol) \($0.baseline) → \($0.patched)" }.joined(separator: ", "))
+        }
         return artifacts
     }
 

@@ -124,6 +124,9 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
             );
             """)
         }
+        migrator.registerMigration("v4-config-changes") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN config_changes_json TEXT")
+        }
         return migrator
     }
 
@@ -171,6 +174,13 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
             for (patch, text) in rows {
                 try db.execute(sql: "INSERT INTO patch_builds (run_id, patch, build_json) VALUES (?, ?, ?)", arguments: [run, patch, text])
             }
+        }
+    }
+
+    public func recordConfigChanges(_ run: RunID, _ changes: [ConfigChange]) async throws {
+        let text = try Self.json(changes)
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE runs SET config_changes_json = ? WHERE id = ?", arguments: [text, run])
         }
     }
 
@@ -294,7 +304,8 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
             return StoredRun(summary: Self.summary(row), plan: plan, series: Self.decode(Series.self, row["series_json"]),
                              applied: Self.decode(AppliedSeries.self, row["applied_json"]), phases: phases, builds: builds,
                              boots: boots, samples: samples, leaks: leaks, splats: splats,
-                             error: Self.decode(ErrorRecord.self, row["error_json"])?.error, environment: Self.decode(RunEnvironment.self, row["environment_json"]), patchBuilds: patchBuilds)
+                             error: Self.decode(ErrorRecord.self, row["error_json"])?.error, environment: Self.decode(RunEnvironment.self, row["environment_json"]), patchBuilds: patchBuilds,
+                             configChanges: Self.decode([ConfigChange].self, row["config_changes_json"]))
         }
     }
 }

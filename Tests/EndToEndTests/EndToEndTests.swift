@@ -1,5 +1,6 @@
 import Foundation
 import HostCommands
+import HTMLReport
 import NetrigCore
 import NetrigTestSupport
 import RunStore
@@ -93,6 +94,42 @@ import Testing
         let within = try await netrig(["compare", "--store", storePath, String(firstID)])
         #expect(within.exitStatus == 0)
         #expect(within.standardOutput.contains("\(firstID):baseline"))
+
+        // The pages of these three real runs, in a real headless browser.
+        #expect(FileManager.default.fileExists(atPath: scratch + "/html/run-\(firstID).html"), "netrig run writes its page beside the store")
+        let site = scratch + "/site"
+        let report = try await netrig(["report", "--store", storePath, "--out", site])
+        #expect(report.exitStatus == 0, "\(report.standardOutput)\(report.standardError)")
+        try await checkPagesInBrowser(site: site, runs: [firstID, secondID])
+    }
+
+    /// Loads the index, a run page and a comparison page in Debian's chromium (headless): no console
+    /// errors, the expected elements in the rendered DOM, a screenshot of each kept in .build/screenshots
+    /// for review; and every internal link of the site resolves.
+    func checkPagesInBrowser(site: String, runs: [Int64]) async throws {
+        let screenshots = fixtures.repository + "/.build/screenshots"
+        try FileManager.default.createDirectory(atPath: screenshots, withIntermediateDirectories: true)
+        let pages: [(String, [String])] = [
+            ("index.html", ["<table id=\"runs\"", "id=\"verdict-filter\"", "run-\(runs[0]).html"]),
+            ("run-\(runs[0]).html", ["class=\"timeline\"", "Patches", "Boots", "console.log", "Reproduce"]),
+            ("compare-\(runs[1]).html", ["<svg class=\"plot\"", "<circle", "Regression"]),
+        ]
+        for (page, expected) in pages {
+            let url = "file://" + site + "/" + page
+            let common = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                          "--user-data-dir=" + site + "/.chromium", "--enable-logging=stderr", "--v=0", "--window-size=1366,900"]
+            let dom = try await HostCommandRunner().run(HostCommand("chromium", common + ["--dump-dom", url]), timeout: .seconds(120))
+            #expect(dom.exitStatus == 0, "chromium: \(dom.standardError.suffix(2000))")
+            for fragment in expected { #expect(dom.standardOutput.contains(fragment), "\(page) lacks \(fragment)") }
+            // The pages log nothing, so any console line (chromium prints console.error and uncaught
+            // exceptions alike as INFO:CONSOLE) is a failure.
+            let consoleErrors = dom.standardError.split(separator: "\n").filter { $0.contains(":CONSOLE") }
+            #expect(consoleErrors.isEmpty, "\(page): \(consoleErrors)")
+            let shot = screenshots + "/" + page.replacingOccurrences(of: ".html", with: ".png")
+            let screenshot = try await HostCommandRunner().run(HostCommand("chromium", common + ["--screenshot=" + shot, url]), timeout: .seconds(120))
+            #expect(screenshot.exitStatus == 0 && FileManager.default.fileExists(atPath: shot), "no screenshot of \(page)")
+        }
+        #expect(try LinkCheck.brokenLinks(in: site).isEmpty)
     }
 
     /// The series leaks eight zeroed 64-byte objects per setsockopt(SO_ZEROCOPY). (Its first version used
@@ -164,6 +201,35 @@ import Testing
         #expect(stored.patchBuilds.allSatisfy { $0.cached }, "\(stored.patchBuilds)")
         #expect(stored.patchBuilds[0].newWarnings.count == 1, "the warning is reported again from the cached log")
         #expect(stored.boots.isEmpty, "--build-only boots nothing")
+    }
+
+    /// `--configs default,devmem-off --build-only`: a run per config, one verdict; the devmem-off config
+    /// really has NET_DEVMEM off (its only path to GENERIC_ALLOCATOR, X86_MCE, is off) and the default has it on.
+    /// Builds the second config, cold the first time (about 10 minutes here), cached afterwards.
+    @Test func configMatrixBuildsEachConfigAndDevmemOffHolds() async throws {
+        let scratch = fixtures.scratchDirectory("e2e-matrix")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let storePath = scratch + "/runs.sqlite"
+        let result = try await netrig(["run", "--store", storePath, "--build-only", "--configs", "default,devmem-off",
+                                       "--json", scratch + "/report.json"], timeout: .seconds(3600))
+        #expect(result.exitStatus == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardOutput.contains("matrix verdict: pass"))
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scratch + "/report.json"))) as? [String: Any])
+        let runs = try #require(report["runs"] as? [Int])
+        #expect(runs.count == 2)
+        #expect((report["config_changes"] as? [Any])?.isEmpty == true, "a comment-only series changes no config symbol")
+        let store = try SQLiteRunStore(path: storePath)
+        var devmem: [String: String] = [:]
+        for id in runs {
+            let run = try #require(try await store.loadRun(Int64(id)))
+            let patched = try #require(run.builds.first { $0.side == .patched })
+            let config = try String(contentsOfFile: patched.configPath, encoding: .utf8)
+            devmem[run.plan.configName] = config.split(separator: "\n").first { $0.contains("CONFIG_NET_DEVMEM") }.map(String.init)
+            #expect(run.configChanges == [])
+            #expect(run.patchBuilds.count == 2 && run.patchBuilds.allSatisfy { $0.succeeded })
+        }
+        #expect(devmem["default"] == "CONFIG_NET_DEVMEM=y")
+        #expect(devmem["devmem-off"] == "# CONFIG_NET_DEVMEM is not set" || devmem["devmem-off"] == nil, "\(devmem)")
     }
 
     @Test func seriesThatDoesNotApplyFailsInApplyWithExitCode2() async throws {

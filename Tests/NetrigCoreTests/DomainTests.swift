@@ -50,6 +50,17 @@ import Testing
         #expect(Set(single.newLeaks.map(\.fingerprint)) == ["twice", "once", "flaky-old"], "one leak check: nothing to confirm with")
     }
 
+    @Test func configChangesAndMatrixVerdicts() {
+        let changes = ConfigChange.between(["CONFIG_A": "y", "CONFIG_B": "m", "CONFIG_C": "y"],
+                                           ["CONFIG_A": "y", "CONFIG_B": "y", "CONFIG_D": "y"])
+        #expect(changes == [ConfigChange(symbol: "CONFIG_B", baseline: "m", patched: "y"),
+                            ConfigChange(symbol: "CONFIG_C", baseline: "y", patched: "n"),
+                            ConfigChange(symbol: "CONFIG_D", baseline: "n", patched: "y")])
+        #expect(Verdict.combined([.pass, .pass]) == .pass)
+        #expect(Verdict.combined([.pass, .error]) == .error)
+        #expect(Verdict.combined([.error, .fail, .pass]) == .fail, "a definite finding outweighs an undecided config")
+    }
+
     @Test func percentagesHaveTwoDecimalsAndASign() {
         #expect(Percent.format(0.0125) == "+1.25%")
         #expect(Percent.format(-0.004) == "-0.40%")

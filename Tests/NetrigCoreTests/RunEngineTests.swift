@@ -155,6 +155,18 @@ import Testing
         #expect((cappedMetric.runsNeeded ?? 0) > 4)
     }
 
+    @Test func configChangesOfTheSeriesAreRecorded() async throws {
+        let store = MemoryStore()
+        var engine = makeEngine(store: store)
+        let change = ConfigChange(symbol: "CONFIG_PAGE_POOL_STATS", baseline: "n", patched: "y")
+        engine.kernel = FakeKernel(failSide: nil, changes: [change])
+        var buildPlan = plan
+        buildPlan.buildOnly = true
+        let outcome = try await engine.run(plan: buildPlan, series: series, workload: workload)
+        #expect(outcome.verdict == .pass, "a config change is recorded, not a failure")
+        #expect(store.state.withLock { $0.configChanges } == [change])
+    }
+
     @Test func buildOnlyStopsAfterTheBuilds() async throws {
         let store = MemoryStore()
         var buildPlan = plan
@@ -210,6 +222,8 @@ struct FakeKernel: KernelPipeline {
     var failSide: Side?
     /// Per-patch results; by default every patch of `apply`'s commits builds cleanly.
     var patchBuilds: [PatchBuild]?
+    var changes: [ConfigChange] = []
+    func configChanges(from baseline: KernelArtifact, to patched: KernelArtifact) throws -> [ConfigChange] { changes }
     func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest,
                         progress: any ProgressObserver) async throws -> [PatchBuild] {
         if let patchBuilds { return patchBuilds }
@@ -305,6 +319,7 @@ final class MemoryStore: RunRecorder {
         var finished: (status: RunStatus, verdict: Verdict)?
         var environment: RunEnvironment?
         var patchBuilds: [PatchBuild] = []
+        var configChanges: [ConfigChange]?
     }
     let state = Mutex(State())
     func createRun(plan: RunPlan, startedAt: String) async throws -> RunID { 1 }
@@ -312,6 +327,7 @@ final class MemoryStore: RunRecorder {
     func recordSeries(_ run: RunID, series: Series, applied: AppliedSeries?) async throws {}
     func recordPhase(_ run: RunID, _ phase: PhaseRecord) async throws { state.withLock { $0.phases.append(phase) } }
     func recordPatchBuilds(_ run: RunID, _ builds: [PatchBuild]) async throws { state.withLock { $0.patchBuilds += builds } }
+    func recordConfigChanges(_ run: RunID, _ changes: [ConfigChange]) async throws { state.withLock { $0.configChanges = changes } }
     func recordEnvironment(_ run: RunID, _ environment: RunEnvironment) async throws { state.withLock { $0.environment = environment } }
     func recordBuild(_ run: RunID, _ artifact: KernelArtifact) async throws { state.withLock { $0.builds.append(artifact) } }
     func recordBoot(_ run: RunID, _ boot: BootRecord, samples: [Sample], collected: Collected) async throws {

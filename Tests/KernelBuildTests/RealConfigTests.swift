@@ -1,0 +1,47 @@
+import Foundation
+import NetrigTestSupport
+import Testing
+@testable import KernelBuild
+@testable import NetrigCore
+
+/// Kconfig for real: Debian's 6.12 tree, allnoconfig + olddefconfig with the default fragments.
+@Suite(.serialized, .enabled(if: HostFixtures.enabled)) struct RealConfigTests {
+    let fixtures = HostFixtures.shared
+
+    /// A series that adds a Kconfig symbol shows up in the effective-config diff of baseline and patched.
+    @Test func aSeriesThatChangesKconfigShowsInTheConfigChanges() async throws {
+        let tree = try await fixtures.defaultTree()
+        let scratch = fixtures.scratchDirectory("kconfig")
+        let repository = Git(directory: tree.repository)
+        let worktree = scratch + "/src"
+        try await repository.run(["worktree", "add", "--detach", "--quiet", worktree, tree.baseCommit], phase: .prepareTree)
+        defer {
+            _ = try? FileManager.default.removeItem(atPath: scratch)
+            Task { _ = try? await repository.tryRun(["worktree", "prune"]) }
+        }
+        let git = Git(directory: worktree)
+        let kconfig = worktree + "/net/Kconfig"
+        let original = try String(contentsOfFile: kconfig, encoding: .utf8)
+        try (original + "\nconfig NETRIG_EXAMPLE_POOL_CHECKS\n\tbool\n\tdefault y\n\tdepends on PAGE_POOL\n")
+            .write(toFile: kconfig, atomically: true, encoding: .utf8)
+        try await git.run(["-c", "user.name=netrig", "-c", "user.email=netrig@example.org", "commit", "--quiet", "-am",
+                           "net: add a Kconfig symbol"], phase: .applySeries)
+        let patchedCommit = try await git.run(["rev-parse", "HEAD"], phase: .applySeries)
+
+        let spec = try ConfigCatalog(directory: fixtures.repository + "/kconfigs").spec(named: "default")
+        let builder = KernelBuilder(directories: fixtures.directories, workspace: TreeWorkspace(directories: fixtures.directories))
+        let buildDirectory = scratch + "/build"
+        try FileManager.default.createDirectory(atPath: buildDirectory, withIntermediateDirectories: true)
+        var effective: [String: String] = [:]
+        for (label, commit) in [("baseline", tree.baseCommit), ("patched", patchedCommit)] {
+            try await git.run(["checkout", "--quiet", "--detach", commit], phase: .applySeries)
+            var reproducer: [[String]] = []
+            let request = BuildRequest(side: label == "baseline" ? .baseline : .patched, tree: tree, commit: commit, config: spec, programs: [])
+            _ = try await builder.configure(request, worktree: worktree, buildDirectory: buildDirectory, log: scratch + "/\(label).log",
+                                            phase: .configure, blame: .series, reproducer: &reproducer)
+            effective[label] = try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
+        }
+        let changes = ConfigChange.between(KernelBuilder.parseConfig(effective["baseline"]!), KernelBuilder.parseConfig(effective["patched"]!))
+        #expect(changes == [ConfigChange(symbol: "CONFIG_NETRIG_EXAMPLE_POOL_CHECKS", baseline: "n", patched: "y")])
+    }
+}
