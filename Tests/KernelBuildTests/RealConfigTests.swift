@@ -43,5 +43,24 @@ import Testing
         }
         let changes = ConfigChange.between(KernelBuilder.parseConfig(effective["baseline"]!), KernelBuilder.parseConfig(effective["patched"]!))
         #expect(changes == [ConfigChange(symbol: "CONFIG_NETRIG_EXAMPLE_POOL_CHECKS", baseline: "n", patched: "y")])
+
+        // Every shipped named config holds on this tree: each requested symbol survives olddefconfig
+        // (configure throws, naming the symbol and the unmet dependency, when one does not).
+        try await git.run(["checkout", "--quiet", "--detach", tree.baseCommit], phase: .applySeries)
+        let names = try FileManager.default.contentsOfDirectory(atPath: fixtures.repository + "/kconfigs")
+            .filter { $0.hasSuffix(".toml") }.map { String($0.dropLast(5)) }.sorted()
+        #expect(names.contains("devmem-off") && names.contains("debug"))
+        for name in names {
+            let named = try ConfigCatalog(directory: fixtures.repository + "/kconfigs").spec(named: name)
+            var reproducer: [[String]] = []
+            let request = BuildRequest(side: .baseline, tree: tree, commit: tree.baseCommit, config: named, programs: [])
+            _ = try await builder.configure(request, worktree: worktree, buildDirectory: buildDirectory, log: scratch + "/\(name).log",
+                                            phase: .configure, blame: .usage, reproducer: &reproducer)
+            let values = KernelBuilder.parseConfig(try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8))
+            #expect((values["CONFIG_NET_DEVMEM"] ?? "n") == (name == "devmem-off" ? "n" : "y"), "\(name)")
+            if name == "debug" {
+                #expect(values["CONFIG_KASAN"] == "y" && values["CONFIG_DMA_API_DEBUG"] == "y" && values["CONFIG_INTEL_IOMMU"] == "y")
+            }
+        }
     }
 }
