@@ -57,7 +57,7 @@ public struct KernelBuilder: Sendable {
 
             var reproducer: [[String]] = []
             let configHash = try await configure(request, worktree: worktree, buildDirectory: buildDirectory,
-                                                 log: log, phase: phase, blame: blame, reproducer: &reproducer)
+                                                 log: log, phase: phase, blame: blame, reproducer: &reproducer, compiler: compiler)
             let before = try await ccacheStats()
             progress.status("\(request.side.rawValue): make bzImage (-j\(jobs))")
             let make = makeCommand(worktree: worktree, buildDirectory: buildDirectory, targets: ["bzImage"])
@@ -171,7 +171,7 @@ public struct KernelBuilder: Sendable {
     /// olddefconfig) and proves every requested symbol held. `.config` is replaced only when it changes, so
     /// an unchanged config rebuilds nothing.
     func configure(_ request: BuildRequest, worktree: String, buildDirectory: String, log: String, phase: Phase,
-                   blame: NetrigError.Blame, reproducer: inout [[String]]) async throws -> String {
+                   blame: NetrigError.Blame, reproducer: inout [[String]], compiler: String = "") async throws -> String {
         var merged = ""
         for base in ["kernel/configs/tiny.config", "arch/x86/configs/tiny.config"] {
             merged += (try? String(contentsOfFile: worktree + "/" + base, encoding: .utf8)) ?? ""
@@ -184,21 +184,36 @@ public struct KernelBuilder: Sendable {
         var generate = makeCommand(worktree: worktree, buildDirectory: buildDirectory, targets: ["allnoconfig"],
                                    extra: ["KCONFIG_ALLCONFIG=" + allconfig])
         generate.environment["KCONFIG_CONFIG"] = candidate
-        reproducer.append(generate.argv)
-        guard try await runner.run(generate, logTo: log) == 0 else {
-            throw NetrigError(phase: .configure, blame: blame, subject: request.config.name, message: "allnoconfig failed",
-                              details: lastErrors(log) + ["log: \(log)"])
-        }
-        let candidateText = try String(contentsOfFile: buildDirectory + "/" + candidate, encoding: .utf8)
-        let currentText = try? String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
-        if candidateText != currentText {
-            try candidateText.write(toFile: buildDirectory + "/.config", atomically: true, encoding: .utf8)
-        }
         let olddefconfig = makeCommand(worktree: worktree, buildDirectory: buildDirectory, targets: ["olddefconfig"])
+        reproducer.append(generate.argv)
         reproducer.append(olddefconfig.argv)
-        guard try await runner.run(olddefconfig, logTo: log) == 0 else {
-            throw NetrigError(phase: .configure, blame: blame, subject: request.config.name, message: "olddefconfig failed",
-                              details: lastErrors(log) + ["log: \(log)"])
+        // The effective config depends on the fragments, the compiler and the tree's Kconfig files only: when
+        // none of them changed since this directory was last configured, its .config stands (saves the ~4 s
+        // that allnoconfig and olddefconfig take on every incremental build). The symbols are checked again.
+        let stampPath = buildDirectory + "/netrig.configured"
+        let stampKey = SHA256.hex(merged + "\n" + compiler)
+        if let stamp = try? String(contentsOfFile: stampPath, encoding: .utf8),
+           case let fields = stamp.split(separator: " ").map(String.init), fields.count == 2, fields[0] == stampKey,
+           FileManager.default.fileExists(atPath: buildDirectory + "/.config"),
+           try await kconfigUnchanged(worktree: worktree, from: fields[1], to: request.commit) {
+            Self.append("netrig: configuration unchanged since \(fields[1].prefix(12)) (same fragments, compiler and Kconfig files)\n",
+                        to: log)
+        } else {
+            try? FileManager.default.removeItem(atPath: stampPath)
+            guard try await runner.run(generate, logTo: log) == 0 else {
+                throw NetrigError(phase: .configure, blame: blame, subject: request.config.name, message: "allnoconfig failed",
+                                  details: lastErrors(log) + ["log: \(log)"])
+            }
+            let candidateText = try String(contentsOfFile: buildDirectory + "/" + candidate, encoding: .utf8)
+            let currentText = try? String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
+            if candidateText != currentText {
+                try candidateText.write(toFile: buildDirectory + "/.config", atomically: true, encoding: .utf8)
+            }
+            guard try await runner.run(olddefconfig, logTo: log) == 0 else {
+                throw NetrigError(phase: .configure, blame: blame, subject: request.config.name, message: "olddefconfig failed",
+                                  details: lastErrors(log) + ["log: \(log)"])
+            }
+            try "\(stampKey) \(request.commit)".write(toFile: stampPath, atomically: true, encoding: .utf8)
         }
         let effectiveText = try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
         let dropped = try await verify(request.config, effective: effectiveText, worktree: worktree)
@@ -235,6 +250,22 @@ public struct KernelBuilder: Sendable {
     func buildFailure(log: String, request: BuildRequest, phase: Phase, blame: NetrigError.Blame) -> NetrigError {
         NetrigError(phase: phase, blame: blame, subject: "\(request.side.rawValue) kernel at \(request.commit.prefix(12))",
                     message: Self.buildFailedMessage, details: lastErrors(log) + ["log: \(log)"])
+    }
+
+    static func append(_ text: String, to path: String) {
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { return }
+        defer { try? handle.close() }
+        _ = try? handle.seekToEnd()
+        try? handle.write(contentsOf: Data(text.utf8))
+    }
+
+    /// No Kconfig file, config fragment of the tree or kconfig tool differs between two commits.
+    func kconfigUnchanged(worktree: String, from: String, to: String) async throws -> Bool {
+        guard from != to else { return true }
+        let diff = try await Git(directory: worktree).tryRun(["diff", "--quiet", from, to, "--", ":(glob)**/Kconfig*",
+                                                              "kernel/configs", "arch/x86/configs", "scripts/kconfig", "Makefile"])
+        return diff.exitStatus == 0
     }
 
     /// A `file:line:col: error:` from the compiler; not an OOM kill or a full disk, which name no line.
