@@ -333,13 +333,3 @@ extension Array {
     subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }
 
-extension Sequence {
-    func uniqued<Key: Hashable>(by key: (Element) -> Key) -> [Element] {
-        var seen = Set<Key>()
-        return filter { seen.insert(key($0)).inserted }
-    }
-}
-
-extension Sequence where Element: Hashable {
-    func uniqued() -> [Element] { uniqued(by: { $0 }) }
-}

@@ -23,7 +23,7 @@ struct KconfigExplainer: Sendable {
         }
         var reasons: [String] = []
         for entry in entries {
-            let unmet = entry.dependsOn.flatMap(symbols(in:)).filter { value(of: $0) == "n" }.uniquedStrings()
+            let unmet = entry.dependsOn.flatMap(symbols(in:)).filter { value(of: $0) == "n" }.uniqued()
             if !unmet.isEmpty {
                 var text = "\(name) (\(entry.location)) depends on \(entry.dependsOn.joined(separator: " && ")); unmet: "
                     + unmet.map { "\($0)=n" }.joined(separator: ", ")
@@ -69,7 +69,7 @@ struct KconfigExplainer: Sendable {
                 found.append((owner, file.hasPrefix("arch/x86/") ? 0 : 1))
             }
         }
-        return found.sorted { $0.1 < $1.1 }.map(\.0).uniquedStrings()
+        return found.sorted { $0.1 < $1.1 }.map(\.0).uniqued()
     }
 
     /// The `config X` entry that contains line `line` of `file`.
@@ -133,12 +133,5 @@ struct KconfigExplainer: Sendable {
         }
         // A dependency negated with "!" is unmet when set, not when unset: skip those.
         return words.filter { !expression.contains("!\($0)") && !expression.contains("! \($0)") }
-    }
-}
-
-extension Array where Element == String {
-    func uniquedStrings() -> [String] {
-        var seen = Set<String>()
-        return filter { seen.insert($0).inserted }
     }
 }

@@ -176,9 +176,3 @@ extension LocalKernelPipeline {
     }
 }
 
-extension Sequence where Element: Hashable {
-    func uniqued() -> [Element] {
-        var seen = Set<Element>()
-        return filter { seen.insert($0).inserted }
-    }
-}

@@ -157,12 +157,14 @@ extension Statistics {
 }
 
 extension Sequence {
-    func uniqued<Key: Hashable>(by key: (Element) -> Key) -> [Element] {
+    /// The elements in order, each key kept once (the first).
+    public func uniqued<Key: Hashable>(by key: (Element) -> Key) -> [Element] {
         var seen = Set<Key>()
         return filter { seen.insert(key($0)).inserted }
     }
 }
 
 extension Sequence where Element: Hashable {
-    func uniqued() -> [Element] { uniqued(by: { $0 }) }
+    /// The elements in order, each kept once (the first).
+    public func uniqued() -> [Element] { uniqued(by: { $0 }) }
 }

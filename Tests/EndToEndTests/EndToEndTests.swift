@@ -100,9 +100,10 @@ import Testing
         let site = scratch + "/site"
         let report = try await netrig(["report", "--store", storePath, "--out", site])
         #expect(report.exitStatus == 0, "\(report.standardOutput)\(report.standardError)")
-        try await checkPagesInBrowser(site: site, runs: [firstID, secondID])
+        try await checkPagesInBrowser(site: site, runs: [firstID, costID])
     }
 
+    /// `runs`: a run whose page to load, and a run with a throughput regression whose comparison to load.
     /// Loads the index, a run page and a comparison page in Debian's chromium (headless): no console
     /// errors, the expected elements in the rendered DOM, a screenshot of each kept in .build/screenshots
     /// for review; and every internal link of the site resolves.
