@@ -25,8 +25,14 @@ public struct LibvirtGuestLauncher: GuestLauncher {
 
     public func hypervisorVersion() async throws -> String {
         let connection = try await LibvirtConnection(uri: uri)
-        defer { Task { await connection.close() } }
-        return "QEMU " + (try await connection.hypervisorVersion())
+        do {
+            let version = try await connection.hypervisorVersion()
+            await connection.close()
+            return "QEMU " + version
+        } catch {
+            await connection.close()
+            throw error
+        }
     }
 
     public func withGuest<T: Sendable>(_ spec: GuestSpec, _ body: (any GuestSession) async throws -> T) async throws -> T {

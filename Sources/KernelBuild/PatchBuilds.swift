@@ -117,14 +117,13 @@ extension LocalKernelPipeline {
         return ConfigChange.between(try read(baseline.configPath), try read(patched.configPath))
     }
 
-    public func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest,
+    public func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest, built: KernelArtifact,
                                progress: any ProgressObserver) async throws -> [PatchBuild] {
         let worktree = try await workspace.worktree(for: baseline.tree)
         let git = Git(directory: worktree)
         let reader = BuildLogReader(worktree: worktree, buildDirectory: builder.buildDirectory(for: baseline))
         var ledger = WarningLedger()
-        let baselineArtifact = try await builder.build(baseline, progress: SilentProgress())
-        ledger.learn(Self.read(baselineArtifact.buildLog), reader: reader)
+        ledger.learn(Self.read(built.buildLog), reader: reader)
 
         var results: [PatchBuild] = []
         var parent = applied.baseCommit

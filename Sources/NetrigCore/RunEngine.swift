@@ -92,12 +92,14 @@ public struct RunEngine: Sendable {
         }
         var artifacts: [Side: KernelArtifact] = [:]
         let baseline = BuildRequest(side: .baseline, tree: tree, commit: applied.baseCommit, config: config, programs: workload.programs)
-        artifacts[.baseline] = try await timed(.buildBaseline, runID, detail: "baseline at \(applied.baseCommit.prefix(12))") {
+        let baselineArtifact = try await timed(.buildBaseline, runID, detail: "baseline at \(applied.baseCommit.prefix(12))") {
             try await kernel.build(baseline, progress: progress)
         }
-        try await store.recordBuild(runID, artifacts[.baseline]!)
+        artifacts[.baseline] = baselineArtifact
+        try await store.recordBuild(runID, baselineArtifact)
         patchBuilds = try await timed(.buildPatches, runID, detail: "\(applied.commits.count) patch(es), each on the one before") {
-            try await self.kernel.buildEachPatch(series, applied: applied, baseline: baseline, progress: self.progress)
+            try await self.kernel.buildEachPatch(series, applied: applied, baseline: baseline, built: baselineArtifact,
+                                                 progress: self.progress)
         }
         try await store.recordPatchBuilds(runID, patchBuilds)
         for build in patchBuilds where build.isFinding {

@@ -224,7 +224,7 @@ struct FakeKernel: KernelPipeline {
     var patchBuilds: [PatchBuild]?
     var changes: [ConfigChange] = []
     func configChanges(from baseline: KernelArtifact, to patched: KernelArtifact) throws -> [ConfigChange] { changes }
-    func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest,
+    func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest, built: KernelArtifact,
                         progress: any ProgressObserver) async throws -> [PatchBuild] {
         if let patchBuilds { return patchBuilds }
         return applied.commits.enumerated().map { index, commit in
