@@ -7,13 +7,20 @@ public final class SSHGuestSession: GuestSession {
     public let name: String
     public let consoleLog: String
     public let bootSeconds: Double
+    public let initSeconds: Double?
     let session: SSHSession
 
-    init(name: String, consoleLog: String, bootSeconds: Double, session: SSHSession) {
+    init(name: String, consoleLog: String, bootSeconds: Double, initSeconds: Double? = nil, session: SSHSession) {
         self.name = name
         self.consoleLog = consoleLog
         self.bootSeconds = bootSeconds
+        self.initSeconds = initSeconds
         self.session = session
+    }
+
+    /// The same session with its boot times filled in.
+    public func booted(seconds: Double, initSeconds: Double?) -> SSHGuestSession {
+        SSHGuestSession(name: name, consoleLog: consoleLog, bootSeconds: seconds, initSeconds: initSeconds, session: session)
     }
 
     /// Tries once to open an authenticated session to `127.0.0.1:port`.

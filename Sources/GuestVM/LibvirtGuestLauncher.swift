@@ -11,12 +11,17 @@ public struct LibvirtGuestLauncher: GuestLauncher {
     /// `qemu:///system` on this machine; `qemu+ssh://host/system` for another one.
     public var uri: String
     public var privateKey: String
-    /// Leave the guest running after the body (for debugging with `netrig ssh`).
+    /// Leave the guest running after the body (for debugging with `netrig ssh`): the last guest of each
+    /// name stays, an earlier one of the same name is destroyed when the next boots.
     public var keep: Bool
+    /// Where kept guests are recorded for `netrig ssh`.
+    public var keptGuests: KeptGuestRegistry?
     public var progress: any ProgressObserver
     var runner = HostCommandRunner()
 
-    public init(uri: String, privateKey: String, keep: Bool = false, progress: any ProgressObserver = SilentProgress()) {
+    public init(uri: String, privateKey: String, keep: Bool = false, keptGuests: KeptGuestRegistry? = nil,
+                progress: any ProgressObserver = SilentProgress()) {
+        self.keptGuests = keptGuests
         self.uri = uri
         self.privateKey = privateKey
         self.keep = keep
@@ -35,65 +40,145 @@ public struct LibvirtGuestLauncher: GuestLauncher {
         }
     }
 
-    public func withGuest<T: Sendable>(_ spec: GuestSpec, _ body: (any GuestSession) async throws -> T) async throws -> T {
+    public func unsupportedNICs(_ models: [NICModel]) async -> [NICModel: String] {
+        let devices = models.compactMap(\.qemuDevice)
+        guard !devices.isEmpty, LibvirtGuestLauncher.isLocal(uri) else { return [:] }
+        // libvirt has no list of QEMU's device names; on this host, QEMU itself has.
+        guard let help = try? await runner.run(HostCommand("qemu-system-x86_64", ["-device", "help"]), timeout: .seconds(30)),
+              help.succeeded else { return [:] }
+        let version = (try? await hypervisorVersion()) ?? "this QEMU"
+        var missing: [NICModel: String] = [:]
+        for model in models {
+            guard let device = model.qemuDevice, !help.standardOutput.contains("name \"\(device)\"") else { continue }
+            missing[model] = "\(version) has no '\(device)' device" + (model.minimumQEMU.map { " (it came with QEMU \($0))" } ?? "")
+        }
+        return missing
+    }
+
+    /// A connection URI that names this machine (the default, or qemu:///system and qemu:///session).
+    static func isLocal(_ uri: String) -> Bool { uri.hasPrefix("qemu:///") }
+
+    /// One booted guest: what tearing it down needs.
+    private struct Started: Sendable {
+        var spec: GuestSpec
+        var domain: LibvirtDomain
+        var session: SSHGuestSession
+        var wiring: DomainWiring
+    }
+
+    public func withGuests<T: Sendable>(_ specs: [GuestSpec], _ body: ([any GuestSession]) async throws -> T) async throws -> T {
+        guard let first = specs.first else { return try await body([]) }
+        var ports = Set<Int>()
+        let nics = try TestNIC.wiring(first.links) {
+            var port = try LocalPorts.freeUDP()
+            while ports.contains(port) { port = try LocalPorts.freeUDP() }
+            ports.insert(port)
+            return port
+        }
+        guard nics.count == specs.count else {
+            throw NetrigError(phase: first.phase, blame: .infrastructure, subject: "guest \(first.name)",
+                              message: "the \(first.links.first?.topology.rawValue ?? "") topology needs \(nics.count) guest(s), got \(specs.count)")
+        }
+        let connection: LibvirtConnection
+        do {
+            connection = try await LibvirtConnection(uri: uri)
+        } catch {
+            throw NetrigError(phase: first.phase, blame: .infrastructure, subject: uri, message: "cannot connect to libvirt: \(error)",
+                              details: ["fix: start the daemons (virtlogd -d; libvirtd -d) or check the URI (--libvirt-uri)"])
+        }
+        // Boot all guests at once; when one fails, the others are torn down before the first error is thrown.
+        let results = await withTaskGroup(of: (Int, Result<Started, any Error>).self) { group in
+            for (index, spec) in specs.enumerated() {
+                group.addTask {
+                    do { return (index, .success(try await start(spec, testNICs: nics[index], connection: connection))) }
+                    catch { return (index, .failure(error)) }
+                }
+            }
+            var results: [(Int, Result<Started, any Error>)] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        let started = results.compactMap { try? $0.get() }
+        if let failure = results.lazy.compactMap({ result -> (any Error)? in
+            if case .failure(let error) = result { return error } else { return nil }
+        }).first {
+            for guest in started { await teardown(guest) }
+            await connection.close()
+            throw failure
+        }
+        do {
+            let result = try await body(started.map(\.session))
+            for guest in started { await teardown(guest) }
+            await connection.close()
+            return result
+        } catch {
+            for guest in started { await teardown(guest) }
+            await connection.close()
+            throw error
+        }
+    }
+
+    /// Creates the overlay and the domain and waits for SSH; on any failure the domain is destroyed and the
+    /// overlay removed before the error is thrown.
+    private func start(_ spec: GuestSpec, testNICs: [TestNIC], connection: LibvirtConnection) async throws -> Started {
         let fm = FileManager.default
         try fm.createDirectory(atPath: spec.workDirectory, withIntermediateDirectories: true)
         let wiring = DomainWiring(
             domainName: "netrig-\(spec.name)-\(getpid())-\(UInt16.random(in: 0...UInt16.max))",
             diskOverlay: spec.workDirectory + "/disk.qcow2", consoleLog: spec.workDirectory + "/console.log",
-            sshPort: try LocalPorts.free())
+            sshPort: try LocalPorts.free(), testNICs: testNICs)
+        if keep, let registry = keptGuests { await registry.destroy(name: spec.name) }
         let overlay = try await runner.run(HostCommand("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", spec.rootImage, wiring.diskOverlay]))
         guard overlay.succeeded else {
             throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: spec.rootImage,
                               message: "cannot create the disk overlay", details: overlay.standardError.lastLines(3))
         }
-        defer { try? fm.removeItem(atPath: wiring.diskOverlay) }
         try? fm.removeItem(atPath: wiring.consoleLog)
         let xml = DomainXML.render(spec, wiring: wiring)
         try xml.write(toFile: spec.workDirectory + "/domain.xml", atomically: true, encoding: .utf8)
-
-        let connection: LibvirtConnection
-        do {
-            connection = try await LibvirtConnection(uri: uri)
-        } catch {
-            throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: uri, message: "cannot connect to libvirt: \(error)",
-                              details: ["fix: start the daemons (virtlogd -d; libvirtd -d) or check the URI (--libvirt-uri)"])
-        }
         let domain: LibvirtDomain
         do {
             domain = try await connection.createTransientDomain(xml: xml, autodestroy: !keep)
         } catch {
-            await connection.close()
+            try? fm.removeItem(atPath: wiring.diskOverlay)
             throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
                               message: "libvirt could not start the domain: \(error)", details: ["domain XML: \(spec.workDirectory)/domain.xml"])
         }
-        let started = ContinuousClock.now
         do {
-            let session = try await waitForSSH(spec, wiring: wiring, domain: domain, started: started)
-            let result = try await body(session)
-            await session.disconnect()
-            await teardown(domain, connection: connection)
-            return result
+            let session = try await waitForSSH(spec, wiring: wiring, domain: domain, started: ContinuousClock.now)
+            if keep, let registry = keptGuests {
+                try? registry.record(KeptGuest(name: spec.name, domain: domain.name, uri: uri, sshPort: wiring.sshPort,
+                                               privateKey: privateKey, consoleLog: wiring.consoleLog, diskOverlay: wiring.diskOverlay))
+            }
+            return Started(spec: spec, domain: domain, session: session, wiring: wiring)
         } catch {
-            await teardown(domain, connection: connection)
+            try? await domain.destroy()
+            try? fm.removeItem(atPath: wiring.diskOverlay)
             throw error
         }
     }
 
-    private func teardown(_ domain: LibvirtDomain, connection: LibvirtConnection) async {
+    private func teardown(_ guest: Started) async {
+        await guest.session.disconnect()
         if keep {
-            progress.note("guest \(domain.name) left running (--keep); destroy it with: virsh -c \(uri) destroy \(domain.name)")
+            progress.note("guest \(guest.spec.name) left running (--keep): netrig ssh \(guest.spec.name)")
             return
         }
-        try? await domain.destroy()
-        await connection.close()
+        try? await guest.domain.destroy()
+        try? FileManager.default.removeItem(atPath: guest.wiring.diskOverlay)
     }
 
-    /// Polls the console and SSH once a second until SSH answers; a panic or a domain that stopped ends the
-    /// wait at once with the console's last lines.
+    /// Polls the console five times a second and SSH once sshd is up, until SSH answers; a panic or a
+    /// domain that stopped ends the wait at once with the console's last lines. Records when init started
+    /// (its first console line) and when an authenticated SSH session stood, for the boot benchmark.
     func waitForSSH(_ spec: GuestSpec, wiring: DomainWiring, domain: LibvirtDomain,
                     started: ContinuousClock.Instant) async throws -> SSHGuestSession {
         var lastError = "no answer"
+        var initSeconds: Double?
+        func since(_ start: ContinuousClock.Instant) -> Double {
+            let elapsed = ContinuousClock.now - start
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
         while ContinuousClock.now - started < spec.bootTimeout {
             try Task.checkCancellation()
             let console = (try? String(contentsOfFile: wiring.consoleLog, encoding: .utf8)) ?? ""
@@ -103,18 +188,19 @@ public struct LibvirtGuestLauncher: GuestLauncher {
             if !(try await domain.isActive()) {
                 throw bootFailure(spec, "the guest stopped during boot", console: console)
             }
+            if initSeconds == nil, console.contains("netrig: init") { initSeconds = since(started) }
             if console.contains("netrig: ssh ready") {
-                let elapsed = ContinuousClock.now - started
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 do {
-                    return try await SSHGuestSession.connect(name: spec.name, port: wiring.sshPort, privateKey: privateKey,
-                                                             consoleLog: wiring.consoleLog, bootSeconds: seconds)
+                    let session = try await SSHGuestSession.connect(name: spec.name, port: wiring.sshPort, privateKey: privateKey,
+                                                                    consoleLog: wiring.consoleLog, bootSeconds: 0)
+                    return session.booted(seconds: since(started), initSeconds: initSeconds)
                 } catch {
                     lastError = "\(error)"
+                    try await Task.sleep(for: .milliseconds(500))
                 }
             }
             progress.status("\(spec.name): booting (\(Int((ContinuousClock.now - started).components.seconds)) s)")
-            try await Task.sleep(for: .seconds(1))
+            try await Task.sleep(for: .milliseconds(200))
         }
         let console = (try? String(contentsOfFile: wiring.consoleLog, encoding: .utf8)) ?? ""
         if console.contains("netrig: ssh ready") {

@@ -5,8 +5,13 @@ import Glibc
 /// Free ports on 127.0.0.1, found by binding port 0 and reading what the kernel chose.
 enum LocalPorts {
     /// A free TCP port.
-    static func free() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    static func free() throws -> Int { try free(type: Int32(SOCK_STREAM.rawValue)) }
+
+    /// A free UDP port (the socket backends of a `pair` link).
+    static func freeUDP() throws -> Int { try free(type: Int32(SOCK_DGRAM.rawValue)) }
+
+    static func free(type: Int32) throws -> Int {
+        let fd = socket(AF_INET, type, 0)
         guard fd >= 0 else { throw PortError() }
         defer { close(fd) }
         var address = sockaddr_in()

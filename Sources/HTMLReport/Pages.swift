@@ -85,7 +85,7 @@ enum Pages {
             facts([
                 ("series", run.series.map { "v\($0.revision), \($0.patches.count) patch(es) from \($0.source)" } ?? run.plan.seriesPath),
                 ("tree", "\(s.treeName) at \(s.baseCommit)"),
-                ("config", s.configName), ("NIC", s.nic), ("workload", s.workload),
+                ("config", s.configName), ("NIC", run.plan.guestSetup), ("workload", s.workload),
                 ("guests", bootSummary(run)),
                 ("hypervisor", run.environment?.hypervisor ?? "-"),
                 ("started", s.startedAt),

@@ -102,6 +102,14 @@ public final class LibvirtConnection: Sendable {
         return LibvirtDomain(pointer: pointer, queue: queue)
     }
 
+    /// The running domain called `name` (`virDomainLookupByName`), or nil.
+    public func domain(named name: String) async throws -> LibvirtDomain? {
+        let pointer = try await withConnection("virDomainLookupByName") { conn -> SendablePointer? in
+            virDomainLookupByName(conn, name).map(SendablePointer.init)
+        }
+        return pointer.map { LibvirtDomain(pointer: $0, queue: queue) }
+    }
+
     /// Names of running domains (`virConnectListAllDomains` with VIR_CONNECT_LIST_DOMAINS_ACTIVE).
     public func activeDomainNames() async throws -> [String] {
         try await withConnection("virConnectListAllDomains") { conn in

@@ -92,6 +92,13 @@ struct CompareCommand: AsyncParsableCommand {
         if pa.configName != pb.configName { return "configs differ (\(pa.configName) vs \(pb.configName))" }
         if pa.workload != pb.workload { return "workloads differ (\(pa.workload) vs \(pb.workload))" }
         if pa.nic != pb.nic { return "NICs differ (\(pa.nic.rawValue) vs \(pb.nic.rawValue))" }
+        if (pa.topology ?? .loop) != (pb.topology ?? .loop) {
+            return "topologies differ (\((pa.topology ?? .loop).rawValue) vs \((pb.topology ?? .loop).rawValue))"
+        }
+        if (pa.viommu ?? false) != (pb.viommu ?? false) { return "one ran behind a virtual IOMMU, the other did not" }
+        if (pa.extraCommandLine ?? []) != (pb.extraCommandLine ?? []) {
+            return "kernel command lines differ ('\((pa.extraCommandLine ?? []).joined(separator: " "))' vs '\((pb.extraCommandLine ?? []).joined(separator: " "))')"
+        }
         if let ha = a.0.environment?.hypervisor, let hb = b.0.environment?.hypervisor, ha != hb {
             return "hypervisors differ (\(ha) vs \(hb))"
         }

@@ -56,7 +56,7 @@ enum ComparisonReport {
         var text = "run \(run.summary.id): '\(run.summary.seriesTitle)'"
         if let series = run.series { text += " (\(series.patches.count) patch\(series.patches.count == 1 ? "" : "es"), v\(series.revision))" }
         text += "\n  tree \(run.summary.treeName) at \(run.summary.baseCommit.prefix(12)), config \(run.summary.configName), "
-        text += "NIC \(run.summary.nic), workload \(run.summary.workload)"
+        text += "NIC \(run.plan.guestSetup), workload \(run.summary.workload)"
         if let boot { text += ", \(boot.accelerator.rawValue.uppercased()), \(boot.clock.rawValue) clock, kmemleak \(boot.kmemleak ? "on" : "off")" }
         if let hypervisor = run.environment?.hypervisor { text += ", \(hypervisor)" }
         text += "\n"

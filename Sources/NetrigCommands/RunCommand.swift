@@ -31,8 +31,21 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "A config matrix: named configs, comma-separated (a run per config, one verdict).")
     var configs: String?
 
-    @Option(help: "NIC model under test: \(NICModel.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var nic: String = NICModel.virtioNet.rawValue
+    @Option(name: [.customLong("nics"), .customLong("nic")],
+            help: "NIC models under test, comma-separated (a run per NIC, one verdict): \(NICModel.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var nics: String = NICModel.virtioNet.rawValue
+
+    @Option(help: "How the NICs are wired: loop (one guest, both ends) or pair (two guests); default: the workload's first.")
+    var topology: String?
+
+    @Flag(help: "Boot with a virtual Intel IOMMU in strict mode (intel_iommu=on iommu.strict=1); the config needs CONFIG_INTEL_IOMMU.")
+    var viommu = false
+
+    @Flag(help: "Bounce every streaming DMA mapping through swiotlb (swiotlb=force).")
+    var swiotlb = false
+
+    @Option(help: "Extra kernel command-line arguments for every guest, space-separated (e.g. \"nokaslr page_poison=1\").")
+    var append: String?
 
     @Option(help: "Workload from workloads/.")
     var workload: String = "msg_zerocopy"
@@ -72,8 +85,22 @@ struct RunCommand: AsyncParsableCommand {
         let layout = ProjectLayout.locate()
         let progress = TerminalProgress()
         let seriesPath = series ?? layout.defaultSeries
-        guard let nicModel = NICModel(rawValue: nic) else {
-            throw ValidationError("unknown NIC '\(nic)'; choose one of \(NICModel.allCases.map(\.rawValue).joined(separator: ", "))")
+        let nicModels = try nics.split(separator: ",").map { $0.trimmingWhitespace }.filter { !$0.isEmpty }.map { name in
+            guard let model = NICModel(rawValue: name) else {
+                throw ValidationError("unknown NIC '\(name)'; choose from \(NICModel.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return model
+        }
+        guard !nicModels.isEmpty, Set(nicModels).count == nicModels.count else {
+            throw ValidationError("--nics needs distinct NIC models, e.g. virtio-net,vmxnet3")
+        }
+        let topologyChoice = try topology.map { value -> Topology in
+            guard let choice = Topology(rawValue: value) else { throw ValidationError("--topology must be loop or pair") }
+            return choice
+        }
+        let extraArguments = (append?.split(separator: " ").map(String.init) ?? []) + (swiotlb ? ["swiotlb=force"] : [])
+        if let bad = extraArguments.first(where: { $0.contains { "'\"`$;\\".contains($0) } || $0.hasPrefix("init=") || $0.hasPrefix("root=") }) {
+            throw ValidationError("--append '\(bad)': quotes, shell characters, init= and root= are not allowed (netrig's init must run)")
         }
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
         guard maxRepetitions >= repetitions else { throw ValidationError("--max-repetitions must be at least --repetitions (\(repetitions))") }
@@ -99,6 +126,10 @@ struct RunCommand: AsyncParsableCommand {
             workloadDefinition = try WorkloadCatalog(directory: layout.workloads).load(workload)
             let catalog = ConfigCatalog(directory: layout.kconfigs)
             for name in configNames { _ = try catalog.spec(named: name) }
+            for model in nicModels {
+                try RunEngine.validate(plan(config: configNames[0], nic: model, topology: topologyChoice, extra: extraArguments,
+                                            clock: clockChoice, accelerator: accelChoice, seriesLabel: ""), workload: workloadDefinition)
+            }
         } catch let error as NetrigError {
             FileHandle.standardError.write(Data("netrig: \(error)\n".utf8))
             throw ExitWithVerdict(code: error.blame == .infrastructure ? Verdict.error.exitCode : Verdict.fail.exitCode)
@@ -112,7 +143,8 @@ struct RunCommand: AsyncParsableCommand {
             kernel: LocalKernelPipeline(directories: directories, kconfigDirectory: layout.kconfigs, progress: progress),
             images: RecipeImageProvider(recipeDirectory: layout.defaultImage, directories: directories),
             accelerators: QEMUAcceleratorProbe(),
-            guests: LibvirtGuestLauncher(uri: global.libvirtURI, privateKey: directories.sshKey, keep: keep, progress: progress),
+            guests: LibvirtGuestLauncher(uri: global.libvirtURI, privateKey: directories.sshKey, keep: keep,
+                                         keptGuests: KeptGuestRegistry(directory: directories.keptGuests), progress: progress),
             workloads: GuestWorkloadRunner(progress: progress),
             collector: KernelCollector(),
             store: store,
@@ -124,13 +156,16 @@ struct RunCommand: AsyncParsableCommand {
 
         progress.note("series: '\(parsedSeries.title)', \(parsedSeries.patches.count) patch(es) from \(seriesLabel)")
         var outcomes: [RunEngine.Outcome] = []
-        for name in configNames {
-            if configNames.count > 1 { say("=== config \(name) (\(outcomes.count + 1) of \(configNames.count)) ===") }
-            let plan = RunPlan(treeRequest: tree, baseRequest: base, seriesPath: seriesLabel, configName: name, nic: nicModel,
-                               workload: workload, repetitions: repetitions, leakCheck: !noLeakCheck, clock: clockChoice,
-                               accelerator: accelChoice, memoryMiB: memory, vcpus: vcpus,
-                               commandLine: ["netrig"] + CommandLine.arguments.dropFirst(), buildOnly: buildOnly,
-                               maxRepetitions: maxRepetitions)
+        // The matrix: every config with every NIC (the builds of a config are shared by its NICs: the build
+        // cache returns them at once).
+        let cells = configNames.flatMap { name in (buildOnly ? [nicModels[0]] : nicModels).map { (name, $0) } }
+        var labels: [String] = []
+        for (name, model) in cells {
+            let label = configNames.count > 1 && nicModels.count > 1 ? "\(name)/\(model.rawValue)" : nicModels.count > 1 ? model.rawValue : name
+            labels.append(label)
+            if cells.count > 1 { say("=== \(label) (\(outcomes.count + 1) of \(cells.count)) ===") }
+            let plan = plan(config: name, nic: model, topology: topologyChoice ?? workloadDefinition.topologies.first, extra: extraArguments, clock: clockChoice,
+                            accelerator: accelChoice, seriesLabel: seriesLabel)
             let outcome = try await SignalCancellation.run { try await engine.run(plan: plan, series: parsedSeries, workload: workloadDefinition) }
             outcomes.append(outcome)
             if let stored = try await store.loadRun(outcome.run) {
@@ -143,7 +178,7 @@ struct RunCommand: AsyncParsableCommand {
                 say("error: \(error)")
                 say("the run is stored as failed in phase \(error.phase.rawValue): netrig runs / netrig show \(outcome.run)")
             }
-            say("verdict: \(outcome.verdict.rawValue) (run \(outcome.run), config \(name), store \(global.storePath))")
+            say("verdict: \(outcome.verdict.rawValue) (run \(outcome.run), config \(name), NIC \(model.rawValue), store \(global.storePath))")
             if Task.isCancelled { break }
         }
         let verdict = Verdict.combined(outcomes.map(\.verdict))
@@ -156,7 +191,7 @@ struct RunCommand: AsyncParsableCommand {
             say("netrig: could not write the HTML pages to \(pages): \(error)")
         }
         if outcomes.count > 1 {
-            say("matrix verdict: \(verdict.rawValue) (" + zip(configNames, outcomes).map { "\($0) \($1.verdict.rawValue)" }.joined(separator: ", ") + ")")
+            say("matrix verdict: \(verdict.rawValue) (" + zip(labels, outcomes).map { "\($0) \($1.verdict.rawValue)" }.joined(separator: ", ") + ")")
         }
         if let json, let first = outcomes.first {
             let stored = try await store.loadRun(first.run)
@@ -167,6 +202,17 @@ struct RunCommand: AsyncParsableCommand {
             try ReportWriter.write(document, to: json)
         }
         if verdict != .pass { throw ExitWithVerdict(code: verdict.exitCode) }
+    }
+}
+
+extension RunCommand {
+    func plan(config: String, nic: NICModel, topology: Topology?, extra: [String], clock: MeasurementClock?,
+              accelerator: Accelerator?, seriesLabel: String) -> RunPlan {
+        RunPlan(treeRequest: tree, baseRequest: base, seriesPath: seriesLabel, configName: config, nic: nic,
+                workload: workload, repetitions: repetitions, leakCheck: !noLeakCheck, clock: clock,
+                accelerator: accelerator, memoryMiB: memory, vcpus: vcpus,
+                commandLine: ["netrig"] + CommandLine.arguments.dropFirst(), buildOnly: buildOnly,
+                maxRepetitions: maxRepetitions, topology: topology, viommu: viommu, extraCommandLine: extra)
     }
 }
 

@@ -27,4 +27,6 @@ public struct NetrigDirectories: Sendable, Equatable {
     public var images: String { cache + "/images" }
     public var sshKey: String { data + "/ssh/id_ed25519" }
     public var defaultStore: String { data + "/netrig.sqlite" }
+    /// Guests left running by `--keep`, one JSON file each (for `netrig ssh`).
+    public var keptGuests: String { data + "/guests" }
 }

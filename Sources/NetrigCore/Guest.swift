@@ -1,27 +1,24 @@
-/// An emulated NIC model: the name users type, and what libvirt calls it.
+/// A NIC under test: one of QEMU's emulated models, or a software device created inside the guest.
 public enum NICModel: String, Sendable, Codable, CaseIterable {
     case virtioNet = "virtio-net"
     case e1000e
     case igb
     case vmxnet3
+    /// netdevsim devices linked in pairs across namespaces (`/sys/bus/netdevsim/link_device`, Linux 6.9+).
+    case netdevsim
+    case veth
 
-    /// The `<model type=...>` of a libvirt `<interface>`.
-    public var libvirtModel: String {
-        switch self {
-        case .virtioNet: "virtio"
-        case .e1000e: "e1000e"
-        case .igb: "igb"
-        case .vmxnet3: "vmxnet3"
-        }
-    }
+    /// A QEMU device (true) or a device the guest kernel creates itself (false).
+    public var isEmulated: Bool { qemuDevice != nil }
 
-    /// QEMU's `-device` name.
-    public var qemuDevice: String {
+    /// QEMU's `-device` name; nil for software devices.
+    public var qemuDevice: String? {
         switch self {
         case .virtioNet: "virtio-net-pci"
         case .e1000e: "e1000e"
         case .igb: "igb"
         case .vmxnet3: "vmxnet3"
+        case .netdevsim, .veth: nil
         }
     }
 
@@ -32,7 +29,95 @@ public enum NICModel: String, Sendable, Codable, CaseIterable {
         case .e1000e: "e1000e"
         case .igb: "igb"
         case .vmxnet3: "vmxnet3"
+        case .netdevsim: "netdevsim"
+        case .veth: "veth"
         }
+    }
+
+    /// The topologies it can be wired in: software devices live inside one kernel, so never `pair`.
+    public var topologies: [Topology] { isEmulated ? [.loop, .pair] : [.loop] }
+
+    /// Whether the driver allocates its RX buffers from page_pool in Linux 6.12.
+    public var usesPagePool: Bool { self == .vmxnet3 || self == .netdevsim }
+
+    /// The QEMU release that added the device, for a clear error on an older hypervisor.
+    public var minimumQEMU: String? { self == .igb ? "8.0" : nil }
+}
+
+/// How the NICs under test are wired.
+public enum Topology: String, Sendable, Codable, CaseIterable {
+    /// One guest, two NICs of the same model back to back (a QEMU hub, or a netdevsim link, or a veth pair);
+    /// one end in a network namespace, so traffic crosses the driver on both ends.
+    case loop
+    /// Two guests, one NIC each, on a private link between them (a QEMU UDP socket pair on loopback).
+    case pair
+
+    /// How many guests the topology boots.
+    public var guestCount: Int { self == .loop ? 1 : 2 }
+}
+
+/// One link under test and the names and addresses of its two ends. Link `index` uses test MACs 2·index
+/// and 2·index+1 and the subnet 198.18.index.0/24 (RFC 2544's benchmarking range, never routed).
+public struct NetworkLink: Sendable, Equatable, Codable {
+    public var model: NICModel
+    public var topology: Topology
+    public var index: Int
+
+    public init(model: NICModel, topology: Topology, index: Int = 0) {
+        self.model = model
+        self.topology = topology
+        self.index = index
+    }
+
+    public var localInterface: String { "nr\(2 * index)" }
+    public var peerInterface: String { "nr\(2 * index + 1)" }
+    /// In `loop`, the peer end lives in this namespace; in `pair` it is the second guest.
+    public var peerNamespace: String { index == 0 ? "peer" : "peer\(index)" }
+    public var localAddress: String { "198.18.\(index).1" }
+    public var peerAddress: String { "198.18.\(index).2" }
+    public var localMAC: String { GuestAddressing.testMAC(2 * index) }
+    public var peerMAC: String { GuestAddressing.testMAC(2 * index + 1) }
+    public var label: String { "\(model.rawValue) \(topology.rawValue)" + (index == 0 ? "" : " #\(index)") }
+}
+
+/// One emulated NIC of one guest: its model, which test MAC it carries, and where its packets go.
+public struct TestNIC: Sendable, Equatable {
+    public enum Backend: Sendable, Equatable {
+        /// A QEMU hub inside the one QEMU process (loop): no host socket whose timing leaks into virtual time.
+        case hub(Int)
+        /// A UDP socket pair on 127.0.0.1 (pair): this end receives on `localPort` and sends to `remotePort`.
+        case udp(localPort: Int, remotePort: Int)
+    }
+    public var model: NICModel
+    public var macIndex: Int
+    public var backend: Backend
+
+    public init(model: NICModel, macIndex: Int, backend: Backend) {
+        self.model = model
+        self.macIndex = macIndex
+        self.backend = backend
+    }
+
+    public var mac: String { GuestAddressing.testMAC(macIndex) }
+
+    /// The emulated NICs of the guests that carry `links`: in `loop` both ends of every link in the one
+    /// guest; in `pair` the local ends in the first guest and the peer ends in the second, each pair of
+    /// ends joined by two UDP ports from `ports` (asked for only when needed). Software links need none.
+    public static func wiring(_ links: [NetworkLink], ports: () throws -> Int) rethrows -> [[TestNIC]] {
+        guard let topology = links.first?.topology else { return [[]] }
+        var guests = Array(repeating: [TestNIC](), count: topology.guestCount)
+        for link in links where link.model.isEmulated {
+            switch link.topology {
+            case .loop:
+                guests[0] += [TestNIC(model: link.model, macIndex: 2 * link.index, backend: .hub(link.index)),
+                              TestNIC(model: link.model, macIndex: 2 * link.index + 1, backend: .hub(link.index))]
+            case .pair:
+                let first = try ports(), second = try ports()
+                guests[0].append(TestNIC(model: link.model, macIndex: 2 * link.index, backend: .udp(localPort: first, remotePort: second)))
+                guests[1].append(TestNIC(model: link.model, macIndex: 2 * link.index + 1, backend: .udp(localPort: second, remotePort: first)))
+            }
+        }
+        return guests
     }
 }
 
@@ -61,8 +146,13 @@ public struct GuestSpec: Sendable, Equatable {
     public var extraCommandLine: [String]
     public var memoryMiB: Int
     public var vcpus: Int
-    /// The NICs under test, wired back to back in pairs (`loop` topology).
-    public var testNICs: [NICModel]
+    /// The links under test this guest carries an end of (emulated NICs get QEMU devices; software NICs
+    /// are created inside the guest). All links of one boot share a topology.
+    public var links: [NetworkLink]
+    /// Which end of the links: 0 in `loop` (both ends), 0 or 1 in `pair`.
+    public var end: Int
+    /// A virtual Intel IOMMU (`intel_iommu=on iommu.strict=1`): every test NIC's DMA is translated.
+    public var viommu: Bool
     public var accelerator: Accelerator
     public var clock: MeasurementClock
     /// Directory for the console log and the disk overlay of this boot.
@@ -73,7 +163,7 @@ public struct GuestSpec: Sendable, Equatable {
     public var blameForKernel: NetrigError.Blame
 
     public init(name: String, kernelImage: String, rootImage: String, extraCommandLine: [String] = [],
-                memoryMiB: Int = 1024, vcpus: Int = 2, testNICs: [NICModel], accelerator: Accelerator,
+                memoryMiB: Int = 1024, vcpus: Int = 2, links: [NetworkLink], end: Int = 0, viommu: Bool = false, accelerator: Accelerator,
                 clock: MeasurementClock, workDirectory: String, bootTimeout: Duration = .seconds(180),
                 phase: Phase = .testBaseline, blameForKernel: NetrigError.Blame = .series) {
         self.phase = phase
@@ -84,7 +174,9 @@ public struct GuestSpec: Sendable, Equatable {
         self.extraCommandLine = extraCommandLine
         self.memoryMiB = memoryMiB
         self.vcpus = vcpus
-        self.testNICs = testNICs
+        self.links = links
+        self.end = end
+        self.viommu = viommu
         self.accelerator = accelerator
         self.clock = clock
         self.workDirectory = workDirectory
@@ -112,6 +204,8 @@ public protocol GuestSession: Sendable {
     var consoleLog: String { get }
     /// Seconds from domain start until SSH answered.
     var bootSeconds: Double { get }
+    /// Seconds from domain start until the guest's init printed its first line (nil when not seen).
+    var initSeconds: Double? { get }
     /// Runs `argv` through the guest's shell (quoted, never interpreted) and waits at most `timeout`.
     func run(_ argv: [String], timeout: Duration) async throws -> CommandOutput
     /// Runs a shell script written by netrig itself (workload setup steps), not user-controlled text.
@@ -120,11 +214,25 @@ public protocol GuestSession: Sendable {
     func upload(_ hostPath: String, to guestPath: String, mode: Int) async throws
 }
 
+public extension GuestSession {
+    var initSeconds: Double? { nil }
+}
+
 /// Boots guests and always tears them down, also on errors and cancellation.
 public protocol GuestLauncher: Sendable {
-    func withGuest<T: Sendable>(_ spec: GuestSpec, _ body: (any GuestSession) async throws -> T) async throws -> T
+    /// Boots every spec at once (the two ends of a `pair`), runs `body` with their sessions in the same
+    /// order, and tears all of them down, also when only some of them booted.
+    func withGuests<T: Sendable>(_ specs: [GuestSpec], _ body: ([any GuestSession]) async throws -> T) async throws -> T
     /// The hypervisor and its version, e.g. "QEMU 7.2.22".
     func hypervisorVersion() async throws -> String
+    /// The emulated models among `models` that this hypervisor cannot provide, each with the reason.
+    func unsupportedNICs(_ models: [NICModel]) async -> [NICModel: String]
+}
+
+public extension GuestLauncher {
+    func withGuest<T: Sendable>(_ spec: GuestSpec, _ body: (any GuestSession) async throws -> T) async throws -> T {
+        try await withGuests([spec]) { sessions in try await body(sessions[0]) }
+    }
 }
 
 /// How netrig addresses a guest's NICs: the management NIC and the test NICs are found by MAC inside the
@@ -138,14 +246,6 @@ public enum GuestAddressing {
         let value = index + 1
         return "52:54:00:6e:\(hex2(value >> 8)):\(hex2(value & 0xff))"
     }
-
-    /// Addresses of the loop topology: the local end and the end in network namespace `peer`. The range is
-    /// RFC 2544's benchmarking network; the traffic never leaves the guest.
-    public static let localAddress = "198.18.0.1"
-    public static let peerAddress = "198.18.0.2"
-    public static let localInterface = "nr0"
-    public static let peerInterface = "nr1"
-    public static let peerNamespace = "peer"
 
     private static func hex2(_ value: Int) -> String {
         let digits = String(value, radix: 16)

@@ -20,10 +20,29 @@ public struct RunPlan: Sendable, Codable, Equatable {
     /// When a metric is inconclusive after `repetitions`, more runs are added up to this many per side
     /// (the number the measured noise asks for). nil: no more than `repetitions`.
     public var maxRepetitions: Int?
+    /// How the NICs are wired; nil: the workload's first topology (runs stored before topologies existed
+    /// were all `loop`).
+    public var topology: Topology?
+    /// Boot with a virtual Intel IOMMU in strict mode. nil means false.
+    public var viommu: Bool?
+    /// Extra kernel command-line arguments for every guest (`swiotlb=force`, debugging switches).
+    public var extraCommandLine: [String]?
+
+    /// The NIC, its wiring and the guest's DMA setup in words: "vmxnet3, pair topology, vIOMMU, swiotlb=force".
+    public var guestSetup: String {
+        var parts = [nic.rawValue, "\((topology ?? .loop).rawValue) topology"]
+        if viommu == true { parts.append("vIOMMU (strict)") }
+        if let extra = extraCommandLine, !extra.isEmpty { parts.append("command line +'\(extra.joined(separator: " "))'") }
+        return parts.joined(separator: ", ")
+    }
 
     public init(treeRequest: String?, baseRequest: String?, seriesPath: String, configName: String, nic: NICModel,
                 workload: String, repetitions: Int, leakCheck: Bool, clock: MeasurementClock?,
-                accelerator: Accelerator?, memoryMiB: Int, vcpus: Int, commandLine: [String], buildOnly: Bool = false, maxRepetitions: Int? = nil) {
+                accelerator: Accelerator?, memoryMiB: Int, vcpus: Int, commandLine: [String], buildOnly: Bool = false, maxRepetitions: Int? = nil,
+                topology: Topology? = nil, viommu: Bool = false, extraCommandLine: [String] = []) {
+        self.topology = topology
+        self.viommu = viommu
+        self.extraCommandLine = extraCommandLine
         self.buildOnly = buildOnly
         self.maxRepetitions = maxRepetitions
         self.treeRequest = treeRequest

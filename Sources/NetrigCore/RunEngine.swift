@@ -54,6 +54,7 @@ public struct RunEngine: Sendable {
         let runID = try await store.createRun(plan: plan, startedAt: timestamp())
         var patchBuilds: [PatchBuild] = []
         do {
+            if plan.buildOnly != true { try await checkGuests(plan, workload: workload) }
             let artifacts = try await buildKernels(runID, plan: plan, series: series, workload: workload, patchBuilds: &patchBuilds)
             let comparison = plan.buildOnly == true ? nil : try await test(runID, plan: plan, workload: workload, artifacts: artifacts)
             let findings = Finding.from(patchBuilds, plan: plan) + (comparison.map { Finding.from($0, plan: plan) } ?? [])
@@ -70,6 +71,39 @@ public struct RunEngine: Sendable {
             let stopper = failure.phase == .buildPatches ? [] : [Finding.from(failure, plan: plan)]
             return Outcome(run: runID, comparison: nil, patchBuilds: patchBuilds,
                            findings: Finding.from(patchBuilds, plan: plan) + stopper, verdict: verdict, error: failure)
+        }
+    }
+
+    /// Refuses, before anything is built, a NIC the workload or the topology cannot use, a topology the
+    /// workload does not declare, virtual time across two guests, and a NIC this hypervisor cannot emulate.
+    func checkGuests(_ plan: RunPlan, workload: WorkloadDefinition) async throws {
+        try Self.validate(plan, workload: workload)
+        if let reason = await guests.unsupportedNICs([plan.nic])[plan.nic] {
+            throw NetrigError(phase: .configure, blame: .infrastructure, subject: "--nic \(plan.nic.rawValue)",
+                              message: "unsupported here: \(reason)",
+                              details: ["choose another NIC model, or run on a host with a newer QEMU (--libvirt-uri)"])
+        }
+    }
+
+    public static func validate(_ plan: RunPlan, workload: WorkloadDefinition) throws {
+        let topology = plan.topology ?? workload.topologies.first ?? .loop
+        func refuse(_ subject: String, _ message: String) -> NetrigError {
+            NetrigError(phase: .configure, blame: .usage, subject: subject, message: message)
+        }
+        guard workload.nics.contains(plan.nic) else {
+            throw refuse("--nic \(plan.nic.rawValue)", "workload \(workload.name) does not run on \(plan.nic.rawValue); it supports "
+                         + workload.nics.map(\.rawValue).joined(separator: ", "))
+        }
+        guard workload.topologies.contains(topology) else {
+            throw refuse("--topology \(topology.rawValue)", "workload \(workload.name) needs the "
+                         + workload.topologies.map(\.rawValue).joined(separator: " or ") + " topology")
+        }
+        guard plan.nic.topologies.contains(topology) else {
+            throw refuse("--nic \(plan.nic.rawValue)", "\(plan.nic.rawValue) devices live inside one kernel: use the loop topology")
+        }
+        if topology == .pair, plan.clock == .virtual {
+            throw refuse("--clock virtual", "the virtual clock needs the loop topology: two guests' instruction counters share no clock, "
+                         + "and an idle guest's time jumps ahead while it waits for the other")
         }
     }
 
@@ -143,7 +177,8 @@ public struct RunEngine: Sendable {
         let hypervisor = try? await guests.hypervisorVersion()
         if let hypervisor { progress.note("hypervisor: \(hypervisor)") }
         try await store.recordEnvironment(runID, RunEnvironment(hypervisor: hypervisor, workload: workload))
-        let clock: MeasurementClock = plan.clock ?? (accelerator == .tcg ? .virtual : .real)
+        let topology = plan.topology ?? workload.topologies.first ?? .loop
+        let clock: MeasurementClock = plan.clock ?? (accelerator == .tcg && topology == .loop ? .virtual : .real)
         if clock == .virtual, accelerator == .kvm {
             throw NetrigError(phase: .probeAccel, blame: .usage, message: "the virtual clock needs TCG; KVM has no instruction counting",
                               details: ["use --clock real, or --accel tcg"])
@@ -257,7 +292,8 @@ public struct RunEngine: Sendable {
         var accelerator: Accelerator
         var clock: MeasurementClock
         var runID: RunID
-        var detail: String { "\(workload.name) on \(plan.nic.rawValue), \(plan.repetitions)x, \(clock.rawValue) clock" }
+        var link: NetworkLink { NetworkLink(model: plan.nic, topology: plan.topology ?? workload.topologies.first ?? .loop) }
+        var detail: String { "\(workload.name) on \(link.label), \(plan.repetitions)x, \(clock.rawValue) clock" }
     }
 
     private struct SideResult: Sendable {
@@ -277,34 +313,47 @@ public struct RunEngine: Sendable {
         let plan = context.plan, workload = context.workload
         let kmemleak = purpose == .leaks
         let keepSamples = purpose == .throughput
-        let spec = GuestSpec(name: "\(side.rawValue)-\(purpose.rawValue)", kernelImage: artifact.kernelImage, rootImage: context.image,
-                             extraCommandLine: kmemleak ? ["kmemleak=on"] : [], memoryMiB: plan.memoryMiB, vcpus: plan.vcpus,
-                             testNICs: [plan.nic, plan.nic], accelerator: context.accelerator, clock: context.clock,
-                             workDirectory: workDirectory(context.runID, side) + "/\(purpose.rawValue)-\(round)", phase: phase,
+        let link = context.link
+        let specs = (0..<link.topology.guestCount).map { end in
+            let suffix = end == 0 ? "" : "-peer"
+            return GuestSpec(name: "\(side.rawValue)-\(purpose.rawValue)\(suffix)", kernelImage: artifact.kernelImage,
+                             rootImage: context.image,
+                             extraCommandLine: (kmemleak ? ["kmemleak=on"] : []) + (plan.extraCommandLine ?? []),
+                             memoryMiB: plan.memoryMiB, vcpus: plan.vcpus, links: [link], end: end, viommu: plan.viommu ?? false,
+                             accelerator: context.accelerator, clock: context.clock,
+                             workDirectory: workDirectory(context.runID, side) + "/\(purpose.rawValue)-\(round)\(suffix)", phase: phase,
                              blameForKernel: side == .patched ? .series : .usage)
-        return try await guests.withGuest(spec) { guest in
+        }
+        return try await guests.withGuests(specs) { sessions in
             var remotePrograms: [String: String] = [:]
-            for (name, hostPath) in artifact.programs.sorted(by: { $0.key < $1.key }) {
-                let remote = "/root/netrig/\(name)"
-                try await guest.upload(hostPath, to: remote, mode: 0o755)
-                remotePrograms[name] = remote
+            for guest in sessions {
+                for (name, hostPath) in artifact.programs.sorted(by: { $0.key < $1.key }) {
+                    let remote = "/root/netrig/\(name)"
+                    try await guest.upload(hostPath, to: remote, mode: 0o755)
+                    remotePrograms[name] = remote
+                }
+                try await collector.prepare(on: guest, kmemleak: kmemleak)
             }
-            try await collector.prepare(on: guest, kmemleak: kmemleak)
-            progress.status("\(spec.name): booted in \(Int(guest.bootSeconds)) s, running \(workload.name)")
-            let outcome = try await workloads.run(workload, side: side, phase: phase, nic: plan.nic, programs: remotePrograms,
+            progress.status("\(specs[0].name): booted in \(Int(sessions[0].bootSeconds)) s, running \(workload.name)")
+            let outcome = try await workloads.run(workload, side: side, phase: phase, link: link, programs: remotePrograms,
                                                   repetitions: repetitions, firstRepetition: firstRepetition,
-                                                  warmup: purpose == .throughput, on: guest)
-            var collected = try await collector.collect(on: guest, side: side, kmemleak: kmemleak)
-            for index in collected.leaks.indices { collected.leaks[index].round = round }
+                                                  warmup: purpose == .throughput, on: sessions)
             var unsupported: String?
             if case .unsupported(let reason) = outcome.status { unsupported = reason }
-            let samples = keepSamples ? outcome.samples : []
-            let boot = BootRecord(side: side, nic: plan.nic, accelerator: spec.accelerator, clock: spec.clock,
-                                  kmemleak: kmemleak, bootSeconds: guest.bootSeconds, consoleLog: guest.consoleLog,
-                                  dmesg: collected.dmesg, workloadTranscript: outcome.transcript,
-                                  unsupportedReason: unsupported, kmemleakReport: collected.kmemleakReport)
-            try await store.recordBoot(context.runID, boot, samples: samples, collected: collected)
-            return SideResult(samples: samples, leaks: collected.leaks, splats: collected.splats)
+            var result = SideResult(samples: [], leaks: [], splats: [])
+            // One boot record per guest; the samples belong to the first (the client's end).
+            for (index, guest) in sessions.enumerated() {
+                var collected = try await collector.collect(on: guest, side: side, kmemleak: kmemleak)
+                for leak in collected.leaks.indices { collected.leaks[leak].round = round }
+                let samples = keepSamples && index == 0 ? outcome.samples : []
+                let boot = BootRecord(side: side, nic: plan.nic, accelerator: specs[index].accelerator, clock: specs[index].clock,
+                                      kmemleak: kmemleak, bootSeconds: guest.bootSeconds, consoleLog: guest.consoleLog,
+                                      dmesg: collected.dmesg, workloadTranscript: index == 0 ? outcome.transcript : "",
+                                      unsupportedReason: unsupported, kmemleakReport: collected.kmemleakReport)
+                try await store.recordBoot(context.runID, boot, samples: samples, collected: collected)
+                result.merge(SideResult(samples: samples, leaks: collected.leaks, splats: collected.splats))
+            }
+            return result
         }
     }
 

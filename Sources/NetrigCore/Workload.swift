@@ -1,9 +1,3 @@
-/// How a workload's NICs are wired.
-public enum Topology: String, Sendable, Codable {
-    /// One guest, two NICs of the same model back to back; one end in a network namespace.
-    case loop
-}
-
 /// How a number is pulled out of a step's output.
 public struct MetricSpec: Sendable, Codable, Equatable {
     public enum Stream: String, Sendable, Codable { case stdout, stderr }
@@ -52,7 +46,8 @@ public struct WorkloadMode: Sendable, Codable, Equatable {
 public struct WorkloadDefinition: Sendable, Codable, Equatable {
     public var name: String
     public var summary: String
-    public var topology: Topology
+    /// The topologies it can run in; the first is the default.
+    public var topologies: [Topology]
     public var nics: [NICModel]
     /// Symbols the kernel must have (`CONFIG_NET_NS`).
     public var requiredSymbols: [String]
@@ -68,12 +63,12 @@ public struct WorkloadDefinition: Sendable, Codable, Equatable {
     /// Output patterns that mean "this NIC or kernel cannot do it", with the reason to report.
     public var unsupported: [UnsupportedPattern]
 
-    public init(name: String, summary: String, topology: Topology, nics: [NICModel], requiredSymbols: [String],
+    public init(name: String, summary: String, topologies: [Topology], nics: [NICModel], requiredSymbols: [String],
                 programs: [GuestProgram], duration: Int, timeout: Duration, server: [String], client: [String],
                 modes: [WorkloadMode], metrics: [MetricSpec], unsupported: [UnsupportedPattern]) {
         self.name = name
         self.summary = summary
-        self.topology = topology
+        self.topologies = topologies
         self.nics = nics
         self.requiredSymbols = requiredSymbols
         self.programs = programs
@@ -142,9 +137,10 @@ public struct WorkloadOutcome: Sendable, Equatable {
 
 /// Runs a workload on a booted guest.
 public protocol WorkloadExecutor: Sendable {
-    /// Runs every mode `repetitions` times, numbering samples from `firstRepetition`. With `warmup`, the
-    /// first mode runs once before and its output is discarded (caches, page pools and ARP warmed up).
-    /// `phase` is the engine phase the boot belongs to, named in errors.
-    func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, nic: NICModel, programs: [String: String],
-             repetitions: Int, firstRepetition: Int, warmup: Bool, on guest: any GuestSession) async throws -> WorkloadOutcome
+    /// Wires `link` across `guests` (one in `loop`, two in `pair`), then runs every mode `repetitions`
+    /// times, numbering samples from `firstRepetition`. With `warmup`, the first mode runs once before and
+    /// its output is discarded (caches, page pools and ARP warmed up). `phase` is the engine phase the boot
+    /// belongs to, named in errors.
+    func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, link: NetworkLink, programs: [String: String],
+             repetitions: Int, firstRepetition: Int, warmup: Bool, on guests: [any GuestSession]) async throws -> WorkloadOutcome
 }

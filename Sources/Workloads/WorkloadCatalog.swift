@@ -40,8 +40,12 @@ public struct WorkloadCatalog: Sendable {
         func tables(_ key: String) -> [TOMLTable] {
             table[key]?.array?.compactMap { $0.table } ?? []
         }
-        let topologyName = try string(table, "topology")
-        guard let topology = Topology(rawValue: topologyName) else { throw fail("unknown topology '\(topologyName)'") }
+        let topologyNames = table["topologies"] == nil ? [try string(table, "topology")] : strings(table, "topologies")
+        let topologies = try topologyNames.map { name -> Topology in
+            guard let topology = Topology(rawValue: name) else { throw fail("unknown topology '\(name)'") }
+            return topology
+        }
+        guard !topologies.isEmpty else { throw fail("declares no topology") }
         let nics = try strings(table, "nics").map { name -> NICModel in
             guard let model = NICModel(rawValue: name) else { throw fail("unknown NIC '\(name)'") }
             return model
@@ -68,7 +72,7 @@ public struct WorkloadCatalog: Sendable {
         let client = strings(table, "client")
         guard !client.isEmpty else { throw fail("declares no client step") }
         return WorkloadDefinition(
-            name: try string(table, "name"), summary: table["summary"]?.string ?? "", topology: topology, nics: nics,
+            name: try string(table, "name"), summary: table["summary"]?.string ?? "", topologies: topologies, nics: nics,
             requiredSymbols: strings(table, "requires"), programs: programs, duration: table["duration"]?.int ?? 2,
             timeout: .seconds(table["timeout"]?.int ?? 120), server: strings(table, "server"), client: client,
             modes: modes.isEmpty ? [WorkloadMode(name: "default", clientArguments: [])] : modes,

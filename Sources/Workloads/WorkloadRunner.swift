@@ -1,7 +1,8 @@
 import NetrigCore
 
-/// Runs a workload on a booted guest over its session: wires the topology, then for each mode and
-/// repetition starts the server step in the background, runs the client step, and parses the metrics.
+/// Runs a workload on booted guests over their sessions: wires the link, then for each mode and repetition
+/// starts the server step in the background on the peer end (the namespace in `loop`, the second guest in
+/// `pair`), runs the client step on the first guest, and parses the metrics.
 public struct GuestWorkloadRunner: WorkloadExecutor {
     public var progress: any ProgressObserver
 
@@ -9,25 +10,20 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         self.progress = progress
     }
 
-    public func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, nic: NICModel, programs: [String: String],
+    public func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, link: NetworkLink, programs: [String: String],
                     repetitions: Int, firstRepetition: Int = 1, warmup: Bool = false,
-                    on guest: any GuestSession) async throws -> WorkloadOutcome {
-        var transcript = ""
+                    on guests: [any GuestSession]) async throws -> WorkloadOutcome {
+        let nic = link.model
+        guard let guest = guests.first else { return WorkloadOutcome(status: .completed, samples: [], transcript: "") }
         guard workload.nics.contains(nic) else {
             return WorkloadOutcome(status: .unsupported(reason: "\(workload.name) does not run on \(nic.rawValue) (it supports \(workload.nics.map(\.rawValue).joined(separator: ", ")))"),
                                    samples: [], transcript: "")
         }
-        let setup = try await guest.runScript(Self.loopSetupScript(nic: nic), timeout: .seconds(120))
-        transcript += "## setup (loop topology, \(nic.rawValue))\n\(setup.standardOutput)\(setup.standardError)\n"
-        guard setup.exitStatus == 0 else {
-            throw NetrigError(phase: phase, blame: .infrastructure, subject: "guest \(guest.name), \(nic.rawValue)",
-                              message: "setting up the loop topology failed (status \(setup.exitStatus))",
-                              details: (setup.standardOutput + setup.standardError).lastLines(8))
-        }
+        var transcript = try await LinkSetup.wire(link, on: guests, phase: phase)
         var samples: [Sample] = []
         if warmup, let first = workload.modes.first {
             progress.status("\(side.rawValue): \(workload.name) warm-up on \(nic.rawValue)")
-            let outputs = try await runOnce(workload, mode: first, programs: programs, guest: guest, phase: phase)
+            let outputs = try await runOnce(workload, mode: first, link: link, programs: programs, guests: guests, phase: phase)
             transcript += "## warm-up (\(first.name), discarded)\n"
             for (step, output) in outputs.sorted(by: { $0.key < $1.key }) {
                 transcript += "### \(step) (status \(output.exitStatus))\n\(output.standardOutput)\(output.standardError)\n"
@@ -36,7 +32,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         for mode in workload.modes {
             for repetition in firstRepetition..<(firstRepetition + repetitions) {
                 progress.status("\(side.rawValue): \(workload.name) \(mode.name) #\(repetition) on \(nic.rawValue)")
-                let outputs = try await runOnce(workload, mode: mode, programs: programs, guest: guest, phase: phase)
+                let outputs = try await runOnce(workload, mode: mode, link: link, programs: programs, guests: guests, phase: phase)
                 transcript += "## \(mode.name) #\(repetition)\n"
                 for (step, output) in outputs.sorted(by: { $0.key < $1.key }) {
                     transcript += "### \(step) (status \(output.exitStatus))\n\(output.standardOutput)\(output.standardError)\n"
@@ -68,16 +64,19 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
 
     /// Runs the server in the background (when there is one) and the client in the foreground; returns the
     /// output of each step by name.
-    func runOnce(_ workload: WorkloadDefinition, mode: WorkloadMode, programs: [String: String],
-                 guest: any GuestSession, phase: Phase) async throws -> [String: CommandOutput] {
-        let values = Self.substitutions(workload, programs: programs)
+    func runOnce(_ workload: WorkloadDefinition, mode: WorkloadMode, link: NetworkLink, programs: [String: String],
+                 guests: [any GuestSession], phase: Phase) async throws -> [String: CommandOutput] {
+        let guest = guests[0]
+        let serverGuest = link.topology == .pair ? guests[1] : guests[0]
+        let values = Self.substitutions(workload, link: link, programs: programs)
         var outputs: [String: CommandOutput] = [:]
         let hasServer = !workload.server.isEmpty
         if hasServer {
-            let server = Self.fill(workload.server + mode.serverArguments, values)
+            let inNamespace = link.topology == .loop ? ["ip", "netns", "exec", link.peerNamespace] : []
+            let server = inNamespace + Self.fill(workload.server + mode.serverArguments, values)
             let start = "rm -f /tmp/netrig-server.*\n" + ShellQuote.join(server)
                 + " </dev/null >/tmp/netrig-server.out 2>/tmp/netrig-server.err &\necho $! >/tmp/netrig-server.pid\nsleep 0.5\n"
-            _ = try await guest.runScript(start, timeout: .seconds(30))
+            _ = try await serverGuest.runScript(start, timeout: .seconds(30))
         }
         let client = Self.fill(workload.client + mode.clientArguments, values)
         do {
@@ -96,19 +95,18 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
             cat /tmp/netrig-server.out
             cat /tmp/netrig-server.err >&2
             """
-            var server = try await guest.runScript(wait, timeout: .seconds(60))
+            var server = try await serverGuest.runScript(wait, timeout: .seconds(60))
             server.exitStatus = server.standardError.contains("netrig: server still running") ? 1 : 0
             outputs["server"] = server
         }
         return outputs
     }
 
-    static func substitutions(_ workload: WorkloadDefinition, programs: [String: String]) -> [String: String] {
+    static func substitutions(_ workload: WorkloadDefinition, link: NetworkLink, programs: [String: String]) -> [String: String] {
         var values = [
             "duration": String(workload.duration), "server_duration": String(workload.duration + 3),
-            "local_ip": GuestAddressing.localAddress, "peer_ip": GuestAddressing.peerAddress,
-            "local_if": GuestAddressing.localInterface, "peer_if": GuestAddressing.peerInterface,
-            "peer_ns": GuestAddressing.peerNamespace,
+            "local_ip": link.localAddress, "peer_ip": link.peerAddress,
+            "local_if": link.localInterface, "peer_if": link.peerInterface,
         ]
         for (name, path) in programs { values[name] = path }
         return values
@@ -128,32 +126,5 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
               let substring = match[1].substring, let value = Double(substring) else { return nil }
         let scaled = value * metric.scale
         return metric.perSecond ? scaled / Double(duration) : scaled
-    }
-
-    /// The loop topology: the two test NICs (found by MAC) wired back to back, the second moved into
-    /// namespace `peer`, and the link proven with ping. The guest driver must be the one the model implies.
-    static func loopSetupScript(nic: NICModel) -> String {
-        let a = GuestAddressing.self
-        return """
-        set -e
-        find_if() { for d in /sys/class/net/*; do [ "$(cat "$d/address")" = "$1" ] && { basename "$d"; return 0; }; done; echo "no NIC with MAC $1" >&2; return 1; }
-        ip netns del \(a.peerNamespace) 2>/dev/null || true
-        first=$(find_if \(a.testMAC(0)))
-        second=$(find_if \(a.testMAC(1)))
-        driver=$(basename "$(readlink /sys/class/net/$first/device/driver)")
-        [ "$driver" = "\(nic.driver)" ] || { echo "NIC $first is driven by $driver, expected \(nic.driver)" >&2; exit 3; }
-        ip link set "$first" down; ip link set "$first" name \(a.localInterface)
-        ip link set "$second" down; ip link set "$second" name \(a.peerInterface)
-        ip netns add \(a.peerNamespace)
-        ip link set \(a.peerInterface) netns \(a.peerNamespace)
-        ip addr add \(a.localAddress)/24 dev \(a.localInterface)
-        ip link set \(a.localInterface) up
-        ip -n \(a.peerNamespace) addr add \(a.peerAddress)/24 dev \(a.peerInterface)
-        ip -n \(a.peerNamespace) link set \(a.peerInterface) up
-        ip -n \(a.peerNamespace) link set lo up
-        for i in $(seq 1 30); do ping -q -c 1 -W 1 \(a.peerAddress) >/dev/null 2>&1 && break; sleep 0.5; done
-        ping -q -c 1 -W 2 \(a.peerAddress)
-        echo "loop: \(a.localInterface) ($driver) <-> \(a.peerNamespace)/\(a.peerInterface)"
-        """
     }
 }

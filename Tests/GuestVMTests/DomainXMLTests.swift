@@ -6,11 +6,11 @@ import Testing
 @Suite struct DomainXMLTests {
     func spec(clock: MeasurementClock, accelerator: Accelerator = .tcg) -> GuestSpec {
         GuestSpec(name: "baseline", kernelImage: "/k/bzImage", rootImage: "/i/rootfs.ext4", extraCommandLine: ["kmemleak=on"],
-                  memoryMiB: 1536, vcpus: 2, testNICs: [.vmxnet3, .vmxnet3], accelerator: accelerator, clock: clock,
-                  workDirectory: "/w")
+                  memoryMiB: 1536, vcpus: 2, links: [NetworkLink(model: .vmxnet3, topology: .loop)], accelerator: accelerator,
+                  clock: clock, workDirectory: "/w")
     }
     let wiring = DomainWiring(domainName: "netrig-baseline-1", diskOverlay: "/w/disk.qcow2", consoleLog: "/w/console.log",
-                              sshPort: 40022)
+                              sshPort: 40022, testNICs: TestNIC.wiring([NetworkLink(model: .vmxnet3, topology: .loop)], ports: { 0 })[0])
 
     @Test func virtualClockAddsIcountUnderTCG() {
         let xml = DomainXML.render(spec(clock: .virtual), wiring: wiring)
@@ -31,6 +31,41 @@ import Testing
         #expect(xml.contains("bus=pcie.0,addr=0x10"))
         #expect(xml.contains("kmemleak=on"))
         #expect(xml.contains("<memory unit='MiB'>1536</memory>"))
+    }
+
+    @Test func pairLinksJoinTwoGuestsByUDPOnLoopbackAndSoftwareNICsNeedNoDevice() {
+        let links = [NetworkLink(model: .e1000e, topology: .pair, index: 0), NetworkLink(model: .netdevsim, topology: .pair, index: 1),
+                     NetworkLink(model: .virtioNet, topology: .pair, index: 2)]
+        var next = 50000
+        let guests = TestNIC.wiring(links, ports: { next += 1; return next })
+        #expect(guests.count == 2)
+        #expect(guests[0] == [TestNIC(model: .e1000e, macIndex: 0, backend: .udp(localPort: 50001, remotePort: 50002)),
+                              TestNIC(model: .virtioNet, macIndex: 4, backend: .udp(localPort: 50003, remotePort: 50004))])
+        #expect(guests[1] == [TestNIC(model: .e1000e, macIndex: 1, backend: .udp(localPort: 50002, remotePort: 50001)),
+                              TestNIC(model: .virtioNet, macIndex: 5, backend: .udp(localPort: 50004, remotePort: 50003))])
+        var second = spec(clock: .real)
+        second.links = links
+        second.end = 1
+        let xml = DomainXML.render(second, wiring: DomainWiring(domainName: "d", diskOverlay: "/o", consoleLog: "/c", sshPort: 1,
+                                                                testNICs: guests[1]))
+        #expect(xml.contains("<qemu:arg value='socket,id=test0,udp=127.0.0.1:50001,localaddr=127.0.0.1:50002'/>"))
+        #expect(xml.contains("<qemu:arg value='e1000e,netdev=test0,mac=52:54:00:6e:00:02,bus=pcie.0,addr=0x11'/>"))
+        #expect(xml.contains("<qemu:arg value='virtio-net-pci,netdev=test1,mac=52:54:00:6e:00:06,bus=pcie.0,addr=0x12'/>"))
+        #expect(!xml.contains("netdevsim"), "netdevsim is created inside the guest")
+        #expect(!xml.contains("iommu"))
+    }
+
+    @Test func virtualIOMMUTranslatesTheTestNICs() {
+        var iommu = spec(clock: .real)
+        iommu.viommu = true
+        iommu.links = [NetworkLink(model: .virtioNet, topology: .loop)]
+        let nics = TestNIC.wiring(iommu.links, ports: { 0 })[0]
+        let xml = DomainXML.render(iommu, wiring: DomainWiring(domainName: "d", diskOverlay: "/o", consoleLog: "/c", sshPort: 1, testNICs: nics))
+        #expect(xml.contains("<iommu model='intel'><driver intremap='on'/></iommu>"))
+        #expect(xml.contains("<ioapic driver='qemu'/>"))
+        #expect(xml.contains("intel_iommu=on iommu.strict=1"))
+        #expect(xml.contains("mac=52:54:00:6e:00:01,bus=pcie.0,addr=0x11,disable-legacy=on,iommu_platform=on'/>"))
+        #expect(!xml.contains("addr=0x10,disable-legacy"), "the management NIC keeps bypassing the IOMMU")
     }
 
     @Test func kvmUsesTheHostCPU() {

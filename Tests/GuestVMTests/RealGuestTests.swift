@@ -11,11 +11,7 @@ import Testing
     let fixtures = HostFixtures.shared
 
     func spec(_ name: String, extra: [String] = [], nic: NICModel = .virtioNet, timeout: Duration = .seconds(180)) async throws -> GuestSpec {
-        let kernel = try await fixtures.defaultKernel()
-        let image = try await fixtures.guestImage()
-        return GuestSpec(name: name, kernelImage: kernel.kernelImage, rootImage: image, extraCommandLine: extra, memoryMiB: 1024,
-                         vcpus: 2, testNICs: [nic, nic], accelerator: .tcg, clock: .real,
-                         workDirectory: fixtures.scratchDirectory(name), bootTimeout: timeout)
+        try await fixtures.guestSpec(name, extra: extra, links: [NetworkLink(model: nic, topology: .loop)], timeout: timeout)
     }
 
     @Test func bootsToSSHAndLeavesNothingBehind() async throws {
@@ -27,6 +23,8 @@ import Testing
             let udmabuf = try await guest.run(["test", "-c", "/dev/udmabuf"], timeout: .seconds(30)).exitStatus
             let drivers = try await guest.runScript("for d in /sys/class/net/eth*; do basename $(readlink $d/device/driver); done", timeout: .seconds(30))
             #expect(guest.bootSeconds > 0)
+            let initSeconds = try #require(guest.initSeconds, "init's first console line was seen")
+            #expect(initSeconds > 0 && initSeconds < guest.bootSeconds)
             return (release, udmabuf, drivers.standardOutput)
         }
         #expect(release.hasPrefix("6.12"))
@@ -68,21 +66,22 @@ import Testing
         #expect(!result.reason.isEmpty)
     }
 
-    @Test func msgZerocopyRunsOverE1000e() async throws {
-        let spec = try await spec("e1000e", nic: .e1000e)
-        defer { try? FileManager.default.removeItem(atPath: spec.workDirectory) }
+    @Test func msgZerocopyRunsAcrossAPairOfGuests() async throws {
+        let link = NetworkLink(model: .vmxnet3, topology: .pair)
+        let specs = try await [fixtures.guestSpec("pair-a", links: [link]), fixtures.guestSpec("pair-b", links: [link], end: 1)]
+        defer { specs.forEach { try? FileManager.default.removeItem(atPath: $0.workDirectory) } }
         let kernel = try await fixtures.defaultKernel()
         let workload = try WorkloadCatalog(directory: fixtures.repository + "/workloads").load("msg_zerocopy")
         let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
-        let outcome = try await launcher.withGuest(spec) { guest in
-            try await guest.upload(kernel.programs["msg_zerocopy"]!, to: "/root/netrig/msg_zerocopy", mode: 0o755)
-            return try await GuestWorkloadRunner().run(workload, side: .baseline, phase: .testBaseline, nic: .e1000e,
+        let outcome = try await launcher.withGuests(specs) { guests in
+            for guest in guests { try await guest.upload(kernel.programs["msg_zerocopy"]!, to: "/root/netrig/msg_zerocopy", mode: 0o755) }
+            return try await GuestWorkloadRunner().run(workload, side: .baseline, phase: .testBaseline, link: link,
                                                        programs: ["msg_zerocopy": "/root/netrig/msg_zerocopy"],
-                                                       repetitions: 1, on: guest)
+                                                       repetitions: 1, on: guests)
         }
         #expect(outcome.status == .completed)
         #expect(outcome.samples.map(\.metric) == ["copy/throughput", "zerocopy/throughput"])
-        #expect(outcome.samples.allSatisfy { $0.value > 0 && $0.nic == .e1000e })
-        #expect(outcome.transcript.contains("(e1000e)"), "the traffic crossed the e1000e driver")
+        #expect(outcome.samples.allSatisfy { $0.value > 0 && $0.nic == .vmxnet3 })
+        #expect(outcome.transcript.contains("pair: nr0 (vmxnet3) <-> pair-b/nr1"), "the traffic crossed vmxnet3 between the two guests")
     }
 }

@@ -199,6 +199,63 @@ import Testing
         #expect(outcome.error?.message.contains("virtual clock needs TCG") == true)
     }
 
+    @Test func pairTopologyBootsTwoGuestsPerBootOnTheRealClock() async throws {
+        let store = MemoryStore()
+        let launcher = FakeLauncher()
+        var pairPlan = plan
+        pairPlan.topology = .pair
+        pairPlan.viommu = true
+        pairPlan.extraCommandLine = ["swiotlb=force"]
+        let engine = makeEngine(store: store, launcher: launcher)
+        let outcome = try await engine.run(plan: pairPlan, series: series, workload: workload)
+        #expect(outcome.verdict == .pass)
+        let boots = launcher.booted.specs.withLock { $0 }
+        #expect(boots.count == 4)
+        for specs in boots {
+            #expect(specs.map(\.end) == [0, 1])
+            #expect(specs[1].name == specs[0].name + "-peer")
+            #expect(specs.allSatisfy { $0.links == [NetworkLink(model: .virtioNet, topology: .pair)] && $0.viommu })
+            #expect(specs.allSatisfy { $0.clock == .real }, "two guests share no virtual clock")
+            #expect(specs.allSatisfy { $0.extraCommandLine.contains("swiotlb=force") })
+            #expect(specs[0].workDirectory != specs[1].workDirectory)
+        }
+        let records = store.state.withLock { $0.boots }
+        #expect(records.count == 8, "a boot record per guest")
+        #expect(store.state.withLock { $0.samples.count } == 6, "samples once per boot, not per guest")
+    }
+
+    @Test func impossibleGuestPlansAreRefusedBeforeAnythingIsBuilt() async throws {
+        var netdevsimPair = plan
+        netdevsimPair.nic = .netdevsim
+        netdevsimPair.topology = .pair
+        #expect(throws: NetrigError.self) { try RunEngine.validate(netdevsimPair, workload: workload) }
+        var virtualPair = plan
+        virtualPair.topology = .pair
+        virtualPair.clock = .virtual
+        #expect { try RunEngine.validate(virtualPair, workload: workload) } throws: { ($0 as? NetrigError)?.subject == "--clock virtual" }
+        var otherNIC = plan
+        otherNIC.nic = .e1000e
+        #expect { try RunEngine.validate(otherNIC, workload: workload) } throws: {
+            ($0 as? NetrigError)?.message == "workload w does not run on e1000e; it supports virtio-net, netdevsim"
+        }
+        var loopOnly = workload
+        loopOnly.topologies = [.loop]
+        var pairPlan = plan
+        pairPlan.topology = .pair
+        #expect { try RunEngine.validate(pairPlan, workload: loopOnly) } throws: { ($0 as? NetrigError)?.message == "workload w needs the loop topology" }
+        try RunEngine.validate(plan, workload: workload)
+
+        // A NIC this hypervisor cannot emulate ends the run before the tree is even prepared.
+        let store = MemoryStore()
+        var igb = plan
+        igb.nic = .virtioNet
+        let engine = makeEngine(store: store, launcher: FakeLauncher(unsupported: [.virtioNet: "QEMU 7.2.0-fake has no 'virtio-net-pci' device"]))
+        let outcome = try await engine.run(plan: igb, series: series, workload: workload)
+        #expect(outcome.verdict == .error)
+        #expect(outcome.error?.message == "unsupported here: QEMU 7.2.0-fake has no 'virtio-net-pci' device")
+        #expect(store.state.withLock { $0.builds.isEmpty && $0.phases.isEmpty })
+    }
+
     // MARK: fixtures
 
     let plan = RunPlan(treeRequest: nil, baseRequest: nil, seriesPath: "x.mbox", configName: "default", nic: .virtioNet,
@@ -206,13 +263,13 @@ import Testing
                        vcpus: 1, commandLine: ["netrig", "run"])
     let series = Series(title: "t", revision: 1, baseCommit: nil,
                         patches: [Patch(index: 1, total: 1, subject: "s", author: "a", mail: "", diffHash: "h")], source: "x.mbox")
-    let workload = WorkloadDefinition(name: "w", summary: "", topology: .loop, nics: [.virtioNet], requiredSymbols: [],
+    let workload = WorkloadDefinition(name: "w", summary: "", topologies: [.loop, .pair], nics: [.virtioNet, .netdevsim], requiredSymbols: [],
                                       programs: [GuestProgram(name: "p", sources: ["p.c"])], duration: 1, timeout: .seconds(5),
                                       server: [], client: ["p"], modes: [WorkloadMode(name: "m", clientArguments: [])],
                                       metrics: [], unsupported: [])
 
-    func makeEngine(store: MemoryStore) -> RunEngine {
-        RunEngine(kernel: FakeKernel(failSide: nil), images: FakeImages(), accelerators: FakeProbe(), guests: FakeLauncher(failure: nil),
+    func makeEngine(store: MemoryStore, launcher: FakeLauncher = FakeLauncher()) -> RunEngine {
+        RunEngine(kernel: FakeKernel(failSide: nil), images: FakeImages(), accelerators: FakeProbe(), guests: launcher,
                   workloads: FakeWorkloads(), collector: FakeCollector(leaks: [:]), store: store, progress: SilentProgress(),
                   clock: { 0 }, timestamp: { "now" }, workDirectory: { _, side in "/nonexistent/\(side)" })
     }
@@ -270,10 +327,16 @@ struct FakeSession: GuestSession {
 
 struct FakeLauncher: GuestLauncher {
     var failure: NetrigError?
+    var unsupported: [NICModel: String] = [:]
+    /// Every boot's specs, in order.
+    final class Boots: Sendable { let specs = Mutex([[GuestSpec]]()) }
+    let booted = Boots()
     func hypervisorVersion() async throws -> String { "QEMU 7.2.0-fake" }
-    func withGuest<T: Sendable>(_ spec: GuestSpec, _ body: (any GuestSession) async throws -> T) async throws -> T {
+    func unsupportedNICs(_ models: [NICModel]) async -> [NICModel: String] { unsupported.filter { models.contains($0.key) } }
+    func withGuests<T: Sendable>(_ specs: [GuestSpec], _ body: ([any GuestSession]) async throws -> T) async throws -> T {
         if let failure { throw failure }
-        return try await body(FakeSession(name: spec.name))
+        booted.specs.withLock { $0.append(specs) }
+        return try await body(specs.map { FakeSession(name: $0.name) })
     }
 }
 
@@ -282,10 +345,11 @@ struct FakeWorkloads: WorkloadExecutor {
     var failIn: Phase?
     /// Relative spread of the samples (a deterministic spread of repetitions over ±noise).
     var noise = 0.0
-    func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, nic: NICModel, programs: [String: String], repetitions: Int,
-             firstRepetition: Int, warmup: Bool, on guest: any GuestSession) async throws -> WorkloadOutcome {
+    func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, link: NetworkLink, programs: [String: String], repetitions: Int,
+             firstRepetition: Int, warmup: Bool, on guests: [any GuestSession]) async throws -> WorkloadOutcome {
+        let nic = link.model
         if phase == failIn {
-            throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) on guest \(guest.name)", message: "exit 1")
+            throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) on guest \(guests[0].name)", message: "exit 1")
         }
         let samples = (firstRepetition..<(firstRepetition + repetitions)).map {
             Sample(side: side, workload: workload.name, nic: nic, metric: "m/throughput", unit: "MiB/s", repetition: $0,

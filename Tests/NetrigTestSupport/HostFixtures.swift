@@ -52,6 +52,16 @@ public actor HostFixtures {
         return path
     }
 
+    /// A TCG guest of the default kernel and image on the real clock.
+    public func guestSpec(_ name: String, extra: [String] = [], links: [NetworkLink], end: Int = 0, viommu: Bool = false,
+                          timeout: Duration = .seconds(180)) async throws -> GuestSpec {
+        let kernel = try await defaultKernel()
+        let image = try await guestImage()
+        return GuestSpec(name: name, kernelImage: kernel.kernelImage, rootImage: image, extraCommandLine: extra, memoryMiB: 1024,
+                         vcpus: 2, links: links, end: end, viommu: viommu, accelerator: .tcg, clock: .real,
+                         workDirectory: scratchDirectory(name), bootTimeout: timeout)
+    }
+
     public nonisolated func scratchDirectory(_ name: String) -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-test-\(name)-\(UUID().uuidString.prefix(8))").path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

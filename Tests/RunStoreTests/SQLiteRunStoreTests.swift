@@ -31,7 +31,7 @@ import Testing
         let leak = Leak(side: .patched, size: 64, comm: "ip", backtrace: ["a+0x1/0x2", "b+0x3/0x4"], fingerprint: "b", raw: "r", round: 2)
         let splat = Splat(side: .patched, kind: .stalledPool, title: "stalled", text: "stalled pool shutdown")
         try await store.recordBoot(id, boot, samples: [sample], collected: Collected(leaks: [leak], splats: [splat], dmesg: "dmesg text"))
-        let workload = WorkloadDefinition(name: "msg_zerocopy", summary: "s", topology: .loop, nics: [.vmxnet3], requiredSymbols: [],
+        let workload = WorkloadDefinition(name: "msg_zerocopy", summary: "s", topologies: [.loop], nics: [.vmxnet3], requiredSymbols: [],
                                           programs: [], duration: 4, timeout: .seconds(60), server: [], client: ["true"],
                                           modes: [WorkloadMode(name: "copy", clientArguments: [])], metrics: [], unsupported: [])
         try await store.recordEnvironment(id, RunEnvironment(hypervisor: "QEMU 7.2.22", workload: workload))

@@ -89,7 +89,8 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 @Suite struct WorkloadCatalogTests {
     @Test func builtInMsgZerocopyLoads() throws {
         let workload = try WorkloadCatalog(directory: repositoryRoot + "/workloads").load("msg_zerocopy")
-        #expect(workload.topology == .loop)
+        #expect(workload.topologies == [.loop, .pair])
+        #expect(workload.nics.contains(.netdevsim))
         #expect(workload.programs.map(\.name) == ["msg_zerocopy"])
         #expect(workload.modes.map(\.name) == ["copy", "zerocopy"])
         #expect(workload.client.first == "{msg_zerocopy}")

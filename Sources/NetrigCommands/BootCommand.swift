@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import GuestVM
+import NetrigCore
+import Workloads
+
+/// `netrig boot`: a kernel in netrig's guest, with its NICs wired, to look around, run one command, keep it
+/// for `netrig ssh`, or time the boot (bench/boot-time).
+struct BootCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "boot",
+        abstract: "Boot a kernel in netrig's guest with its NICs wired; run a command, keep it, or time the boot.",
+        discussion: """
+        Examples: netrig boot --kernel arch/x86/boot/bzImage --nics vmxnet3 -- ethtool -i nr0
+                  netrig boot --kernel bzImage --topology pair --keep;  netrig ssh boot
+                  netrig boot --kernel bzImage --count 5        (boot times: init, SSH ready, their ratio)
+        """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "The kernel image (bzImage) to boot; its NIC drivers must be built in (the guest loads no modules).")
+    var kernel: String
+
+    @Option(help: "NIC models to wire, comma-separated: \(NICModel.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var nics: String = NICModel.virtioNet.rawValue
+
+    @Option(help: "loop (one guest, both ends of each link) or pair (two guests).")
+    var topology: String = Topology.loop.rawValue
+
+    @Flag(help: "A virtual Intel IOMMU in strict mode.")
+    var viommu = false
+
+    @Option(help: "Extra kernel command-line arguments, space-separated.")
+    var append: String?
+
+    @Option(help: "Accelerator: kvm or tcg (default: probe KVM, fall back to TCG).")
+    var accel: String?
+
+    @Option(help: "Guest memory in MiB.")
+    var memory: Int = 1024
+
+    @Option(help: "Guest vCPUs.")
+    var vcpus: Int = 2
+
+    @Option(help: "Boot this many times one after the other and print each boot's times.")
+    var count: Int = 1
+
+    @Flag(help: "Leave the guest(s) running (names: boot, boot-peer) for netrig ssh.")
+    var keep = false
+
+    @Argument(parsing: .postTerminator, help: "A command to run in the (first) guest after the NICs are wired (after --).")
+    var command: [String] = []
+
+    func run() async throws {
+        let layout = ProjectLayout.locate()
+        let progress = TerminalProgress()
+        guard FileManager.default.fileExists(atPath: kernel) else { throw ValidationError("--kernel \(kernel): no such file") }
+        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard let topologyChoice = Topology(rawValue: topology) else { throw ValidationError("--topology must be loop or pair") }
+        let models = try nics.split(separator: ",").map { name -> NICModel in
+            guard let model = NICModel(rawValue: String(name)) else { throw ValidationError("unknown NIC '\(name)'") }
+            guard model.topologies.contains(topologyChoice) else {
+                throw ValidationError("\(name) devices live inside one kernel: use --topology loop")
+            }
+            return model
+        }
+        let links = models.enumerated().map { NetworkLink(model: $1, topology: topologyChoice, index: $0) }
+        let directories = global.directories
+        let launcher = LibvirtGuestLauncher(uri: global.libvirtURI, privateKey: directories.sshKey, keep: keep,
+                                            keptGuests: KeptGuestRegistry(directory: directories.keptGuests), progress: progress)
+        let missing = await launcher.unsupportedNICs(models)
+        if let (model, reason) = missing.first { throw ValidationError("\(model.rawValue) is unsupported here: \(reason)") }
+        let image = try await RecipeImageProvider(recipeDirectory: layout.defaultImage, directories: directories).prepareImage(progress: progress)
+        let accelerator: Accelerator
+        if let accel {
+            guard let forced = Accelerator(rawValue: accel) else { throw ValidationError("--accel must be kvm or tcg") }
+            accelerator = forced
+        } else {
+            let probed = await QEMUAcceleratorProbe().probe(kernel: kernel)
+            progress.note("accelerator: \(probed.accelerator.rawValue.uppercased()) (\(probed.reason))")
+            accelerator = probed.accelerator
+        }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-boot-\(getpid())").path
+        defer { if !keep { try? FileManager.default.removeItem(atPath: scratch) } }
+        var status: Int32 = 0
+        for boot in 1...count {
+            let specs = (0..<topologyChoice.guestCount).map { end in
+                GuestSpec(name: end == 0 ? "boot" : "boot-peer", kernelImage: kernel, rootImage: image,
+                          extraCommandLine: append?.split(separator: " ").map(String.init) ?? [], memoryMiB: memory, vcpus: vcpus,
+                          links: links, end: end, viommu: viommu, accelerator: accelerator, clock: .real,
+                          workDirectory: scratch + "/\(boot)-\(end)", phase: .testBaseline, blameForKernel: .usage)
+            }
+            status = try await SignalCancellation.run { [command] in
+                try await launcher.withGuests(specs) { guests in
+                    let first = guests[0]
+                    let ratio = first.initSeconds.map { String(format: " (%.2fx)", first.bootSeconds / $0) } ?? ""
+                    print(String(format: "boot %d: init %@, ssh ready %.2f s%@", boot,
+                                 first.initSeconds.map { String(format: "%.2f s", $0) } ?? "not seen", first.bootSeconds, ratio))
+                    for link in links {
+                        progress.status("wiring \(link.label)")
+                        _ = try await LinkSetup.wire(link, on: guests, phase: .testBaseline)
+                        progress.note("\(link.label): \(link.localInterface) \(link.localAddress) <-> \(link.peerAddress) \(link.peerInterface)"
+                                      + (topologyChoice == .loop ? " in namespace \(link.peerNamespace)" : " on boot-peer"))
+                    }
+                    guard !command.isEmpty else { return 0 }
+                    let output = try await first.run(command, timeout: .seconds(3600))
+                    print(output.standardOutput, terminator: "")
+                    FileHandle.standardError.write(Data(output.standardError.utf8))
+                    return output.exitStatus
+                }
+            }
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}

@@ -1,0 +1,126 @@
+import NetrigCore
+
+/// Wires a link under test inside the guests, with scripts netrig writes itself (interface names, MACs
+/// and addresses come from `NetworkLink`, never from workload files): the NICs are found by MAC, renamed,
+/// checked to be driven by the expected driver, addressed, and the link is proven with ping.
+public enum LinkSetup {
+    /// Wires `link` across `guests` (one for `loop`, two for `pair`) and returns the setup output.
+    public static func wire(_ link: NetworkLink, on guests: [any GuestSession], phase: Phase) async throws -> String {
+        guard guests.count == link.topology.guestCount else {
+            throw NetrigError(phase: phase, blame: .infrastructure, subject: link.label,
+                              message: "the \(link.topology.rawValue) topology needs \(link.topology.guestCount) guest(s), got \(guests.count)")
+        }
+        let scripts: [String] = switch link.topology {
+        case .loop: [loopScript(link)]
+        case .pair: [pairEndScript(link, end: 0), pairEndScript(link, end: 1)]
+        }
+        var transcript = ""
+        for (guest, script) in zip(guests, scripts) {
+            let output = try await guest.runScript(script, timeout: .seconds(120))
+            transcript += "## setup of \(link.label) on \(guest.name)\n\(output.standardOutput)\(output.standardError)\n"
+            guard output.exitStatus == 0 else {
+                throw NetrigError(phase: phase, blame: .infrastructure, subject: "guest \(guest.name), \(link.label)",
+                                  message: "setting up the \(link.topology.rawValue) topology failed (status \(output.exitStatus))",
+                                  details: (output.standardOutput + output.standardError).lastLines(8))
+            }
+        }
+        if link.topology == .pair {
+            let ping = try await guests[0].runScript(pingScript(link) + "echo \"pair: \(link.localInterface) (\(link.model.driver)) <-> \(guests[1].name)/\(link.peerInterface)\"\n",
+                                                     timeout: .seconds(60))
+            transcript += "## ping across \(link.label)\n\(ping.standardOutput)\(ping.standardError)\n"
+            guard ping.exitStatus == 0 else {
+                throw NetrigError(phase: phase, blame: .infrastructure, subject: "guests \(guests[0].name) and \(guests[1].name), \(link.label)",
+                                  message: "no ping across the pair link", details: (ping.standardOutput + ping.standardError).lastLines(8))
+            }
+        }
+        return transcript
+    }
+
+    static let findInterface = """
+    find_if() { for d in /sys/class/net/*; do [ "$(cat "$d/address")" = "$1" ] && { basename "$d"; return 0; }; done; echo "no NIC with MAC $1" >&2; return 1; }
+    check_driver() { drv=$(basename "$(readlink /sys/class/net/$1/device/driver)"); [ "$drv" = "$2" ] || { echo "NIC $1 is driven by $drv, expected $2" >&2; exit 3; }; }
+
+    """
+
+    static func pingScript(_ link: NetworkLink) -> String {
+        """
+        for i in $(seq 1 30); do ping -q -c 1 -W 1 \(link.peerAddress) >/dev/null 2>&1 && break; sleep 0.5; done
+        ping -q -c 1 -W 2 \(link.peerAddress)
+
+        """
+    }
+
+    /// Both ends in one guest, the peer end in a network namespace.
+    static func loopScript(_ link: NetworkLink) -> String {
+        let local = link.localInterface, peer = link.peerInterface, ns = link.peerNamespace
+        var script = "set -e\n" + findInterface + "ip netns del \(ns) 2>/dev/null || true\nip link del \(local) 2>/dev/null || true\n"
+        switch link.model {
+        case .veth:
+            script += """
+            ip netns add \(ns)
+            ip link add \(local) type veth peer name \(peer) netns \(ns)
+
+            """
+        case .netdevsim:
+            // Two netdevsim devices of one port each, linked across the namespaces (Linux 6.9+): what one
+            // transmits, the other receives through its NAPI and page_pool.
+            let first = 100 + 2 * link.index, second = first + 1
+            script += """
+            [ -w /sys/bus/netdevsim/new_device ] || { echo "netdevsim is not in this kernel (CONFIG_NETDEVSIM)" >&2; exit 4; }
+            [ -w /sys/bus/netdevsim/link_device ] || { echo "this netdevsim cannot link devices (Linux 6.9 or newer)" >&2; exit 4; }
+            for id in \(first) \(second); do
+              [ -e /sys/bus/netdevsim/devices/netdevsim$id ] && echo $id > /sys/bus/netdevsim/del_device
+              echo "$id 1" > /sys/bus/netdevsim/new_device
+            done
+            for i in $(seq 1 50); do [ -n "$(ls /sys/bus/netdevsim/devices/netdevsim\(second)/net/ 2>/dev/null)" ] && break; sleep 0.1; done
+            first=$(ls /sys/bus/netdevsim/devices/netdevsim\(first)/net/)
+            second=$(ls /sys/bus/netdevsim/devices/netdevsim\(second)/net/)
+            ip link set "$first" name \(local)
+            ip link set "$second" name \(peer)
+            ip netns add \(ns)
+            ip link set \(peer) netns \(ns)
+            exec 3</run/netns/\(ns) 4</proc/self/ns/net
+            echo "4:$(cat /sys/class/net/\(local)/ifindex) 3:$(ip -n \(ns) -o link show \(peer) | cut -d: -f1)" > /sys/bus/netdevsim/link_device
+            exec 3<&- 4<&-
+
+            """
+        case .virtioNet, .e1000e, .igb, .vmxnet3:
+            script += """
+            first=$(find_if \(link.localMAC))
+            second=$(find_if \(link.peerMAC))
+            check_driver "$first" \(link.model.driver)
+            check_driver "$second" \(link.model.driver)
+            ip link set "$first" down; ip link set "$first" name \(local)
+            ip link set "$second" down; ip link set "$second" name \(peer)
+            ip netns add \(ns)
+            ip link set \(peer) netns \(ns)
+
+            """
+        }
+        script += """
+        ip addr add \(link.localAddress)/24 dev \(local)
+        ip link set \(local) up
+        ip -n \(ns) addr add \(link.peerAddress)/24 dev \(peer)
+        ip -n \(ns) link set \(peer) up
+        ip -n \(ns) link set lo up
+
+        """
+        return script + pingScript(link) + "echo \"loop: \(local) (\(link.model.driver)) <-> \(ns)/\(peer)\"\n"
+    }
+
+    /// One end of a `pair` link: end 0 takes the local name and address, end 1 the peer's.
+    static func pairEndScript(_ link: NetworkLink, end: Int) -> String {
+        let (mac, name, address) = end == 0 ? (link.localMAC, link.localInterface, link.localAddress)
+                                            : (link.peerMAC, link.peerInterface, link.peerAddress)
+        return "set -e\n" + findInterface + """
+        nic=$(find_if \(mac))
+        check_driver "$nic" \(link.model.driver)
+        ip link set "$nic" down; ip link set "$nic" name \(name)
+        ip addr flush dev \(name)
+        ip addr add \(address)/24 dev \(name)
+        ip link set \(name) up
+        echo "pair end \(end): \(name) (\(link.model.driver)) \(address)"
+
+        """
+    }
+}
