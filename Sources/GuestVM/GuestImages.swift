@@ -11,6 +11,9 @@ public struct ImageRecipe: Sendable, Equatable {
     public var variant: String
     public var sizeMiB: Int
     public var packages: [String]
+    /// Shell commands mmdebstrap runs once the packages are installed (`--customize-hook`), with the root
+    /// directory as $1: recipe text committed with netrig, never user input.
+    public var customize: [String]
     /// File beside the recipe → destination in the image.
     public var files: [String: String]
     public var directory: String
@@ -36,6 +39,7 @@ public struct ImageRecipe: Sendable, Equatable {
         variant = table["variant"]?.string ?? "minbase"
         sizeMiB = table["size_mib"]?.int ?? 1536
         packages = table["packages"]?.array?.compactMap { $0.string } ?? []
+        customize = table["customize"]?.array?.compactMap { $0.string } ?? []
         var files: [String: String] = [:]
         if let table = table["files"]?.table {
             for (key, value) in table { if let destination = value.string { files[key] = destination } }
@@ -85,8 +89,8 @@ public struct RecipeImageProvider: ImageProvider {
         let root = staging + "/root"
         let log = staging + "/mmdebstrap.log"
         progress.status("guest image: mmdebstrap \(recipe.suite) with \(recipe.packages.count) packages (a few minutes, once)")
-        let debootstrap = HostCommand("mmdebstrap", ["--variant=\(recipe.variant)", "--include=" + recipe.packages.joined(separator: ","),
-                                                     recipe.suite, root, recipe.mirror])
+        let debootstrap = HostCommand("mmdebstrap", ["--variant=\(recipe.variant)", "--include=" + recipe.packages.joined(separator: ",")]
+                                      + recipe.customize.map { "--customize-hook=" + $0 } + [recipe.suite, root, recipe.mirror])
         guard try await runner.run(debootstrap, logTo: log) == 0 else {
             throw NetrigError(phase: .buildImage, blame: .infrastructure, subject: recipe.name, message: "mmdebstrap failed",
                               details: ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").lastLines(8))
@@ -96,7 +100,8 @@ public struct RecipeImageProvider: ImageProvider {
             try? fm.removeItem(atPath: path)
             try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try fm.copyItem(atPath: recipe.directory + "/" + source, toPath: path)
-            try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            let executable = fm.isExecutableFile(atPath: recipe.directory + "/" + source)
+            try fm.setAttributes([.posixPermissions: executable ? 0o755 : 0o644], ofItemAtPath: path)
         }
         try fm.createDirectory(atPath: root + "/root/.ssh", withIntermediateDirectories: true,
                                attributes: [.posixPermissions: 0o700])

@@ -168,13 +168,14 @@ public struct LibvirtGuestLauncher: GuestLauncher {
         try? FileManager.default.removeItem(atPath: guest.wiring.diskOverlay)
     }
 
-    /// Polls the console five times a second and SSH once sshd is up, until SSH answers; a panic or a
+    /// Polls the console twenty times a second and SSH once the SSH server is up, until SSH answers; a panic or a
     /// domain that stopped ends the wait at once with the console's last lines. Records when init started
     /// (its first console line) and when an authenticated SSH session stood, for the boot benchmark.
     func waitForSSH(_ spec: GuestSpec, wiring: DomainWiring, domain: LibvirtDomain,
                     started: ContinuousClock.Instant) async throws -> SSHGuestSession {
         var lastError = "no answer"
         var initSeconds: Double?
+        var reported = -1
         func since(_ start: ContinuousClock.Instant) -> Double {
             let elapsed = ContinuousClock.now - start
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -196,16 +197,20 @@ public struct LibvirtGuestLauncher: GuestLauncher {
                     return session.booted(seconds: since(started), initSeconds: initSeconds)
                 } catch {
                     lastError = "\(error)"
-                    try await Task.sleep(for: .milliseconds(500))
+                    try await Task.sleep(for: .milliseconds(250))
                 }
             }
-            progress.status("\(spec.name): booting (\(Int((ContinuousClock.now - started).components.seconds)) s)")
-            try await Task.sleep(for: .milliseconds(200))
+            let second = Int((ContinuousClock.now - started).components.seconds)
+            if second != reported {
+                reported = second
+                progress.status("\(spec.name): booting (\(second) s)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
         let console = (try? String(contentsOfFile: wiring.consoleLog, encoding: .utf8)) ?? ""
         if console.contains("netrig: ssh ready") {
             throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
-                              message: "sshd started but SSH did not answer within \(spec.bootTimeout): \(lastError)",
+                              message: "the SSH server started but SSH did not answer within \(spec.bootTimeout): \(lastError)",
                               details: console.lastLines(5))
         }
         throw bootFailure(spec, "no SSH within \(spec.bootTimeout): the kernel hung before init finished", console: console)

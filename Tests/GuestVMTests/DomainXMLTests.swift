@@ -85,7 +85,8 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let recipe = try ImageRecipe(directory: root + "/images/debian-bookworm")
         #expect(recipe.suite == "bookworm")
-        #expect(recipe.packages.contains("openssh-server"))
+        #expect(recipe.packages.contains("dropbear-bin"))
+        #expect(recipe.customize.count == 1 && recipe.customize[0].contains("dropbearkey -t ed25519"))
         #expect(recipe.files["netrig-init"] == "/sbin/netrig-init")
         #expect(try recipe.contentHash(publicKey: "a") != recipe.contentHash(publicKey: "b"))
     }
