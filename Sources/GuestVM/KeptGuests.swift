@@ -23,11 +23,14 @@ public struct KeptGuest: Codable, Sendable, Equatable {
         self.diskOverlay = diskOverlay
     }
 
-    /// The OpenSSH command line that opens a shell in the guest (or runs `command` there). SSH listens on
-    /// 127.0.0.1 only; the guest's host key changes with every boot, so it is neither checked nor stored.
+    /// The OpenSSH command line that opens a shell in the guest (or runs `command` there, an argv: each
+    /// argument arrives as one, quoted for the guest's shell; use `sh -c '...'` for shell syntax). SSH
+    /// listens on 127.0.0.1 only; the guest's host key changes with every boot, so it is neither checked
+    /// nor stored.
     public func sshArguments(command: [String] = []) -> [String] {
         ["ssh", "-i", privateKey, "-p", String(sshPort), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes"] + (command.isEmpty ? ["-t"] : []) + ["root@127.0.0.1"] + command
+         "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes"] + (command.isEmpty ? ["-t"] : [])
+            + ["root@127.0.0.1"] + (command.isEmpty ? [] : [ShellQuote.join(command)])
     }
 }
 

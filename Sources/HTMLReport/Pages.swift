@@ -200,7 +200,7 @@ enum Pages {
         guard !splats.isEmpty else { return [element("h2", text: "Kernel splats and page_pool leftovers"), element("p", text: "none")] }
         var parts: [Markup] = [element("h2", text: "Kernel splats and page_pool leftovers")]
         for splat in splats.uniqued(by: { "\($0.side.rawValue) \($0.title)" }) {
-            let pagePool = [.stalledPool, .genpool, .badPage].contains(splat.kind)
+            let pagePool = splat.kind.isPagePool
             parts.append(element("details", [:], [
                 element("summary", text: "\(splat.side.rawValue): \(pagePool ? "page_pool " : "")\(splat.kind.rawValue): \(splat.title)"),
                 element("pre", text: splat.text),

@@ -21,7 +21,7 @@ public struct KernelBuilder: Sendable {
     }
 
     /// Bump when the build recipe changes in a way that makes old artifacts wrong.
-    static let scheme = "netrig-build-2"
+    static let scheme = "netrig-build-2+ynl+linebuf"
 
     public func build(_ request: BuildRequest, progress: any ProgressObserver) async throws -> KernelArtifact {
         let phase: Phase = request.side == .baseline ? .buildBaseline : .buildPatched
@@ -96,16 +96,28 @@ public struct KernelBuilder: Sendable {
             try? FileManager.default.removeItem(atPath: staging)
             try FileManager.default.createDirectory(atPath: staging + "/programs", withIntermediateDirectories: true)
             var programs: [String: String] = [:]
+            // Linked into every program: stdout line-buffered even into a file, so a server that netrig stops
+            // with a signal has written its report (the programs are static, so stdbuf cannot do it).
+            let lineBuffered = buildDirectory + "/netrig-linebuf.c"
+            try Self.lineBufferedSource.write(toFile: lineBuffered, atomically: true, encoding: .utf8)
             for program in request.programs {
                 let output = staging + "/programs/" + program.name
                 let compile = HostCommand("gcc", ["-O2", "-static", "-Wall", "-I", buildDirectory + "/usr/include", "-o", output]
-                    + program.sources.map { worktree + "/" + $0 } + program.libraries)
+                    + program.sources.map { worktree + "/" + $0 } + [lineBuffered] + program.libraries)
                 reproducer.append(compile.argv)
                 guard try await runner.run(compile, logTo: log) == 0 else {
                     throw NetrigError(phase: phase, blame: blame, subject: "program \(program.name)",
                                       message: "does not compile against this tree", details: lastErrors(log) + ["log: \(log)"])
                 }
                 programs[program.name] = artifactDirectory + "/programs/" + program.name
+            }
+            // The tree's own ynl CLI and netdev spec, for the page_pool state collector (the netlink API is the
+            // tree's, like the programs' UAPI): a tar the guest unpacks, when the tree has them (Linux 6.5+).
+            let ynlFiles = ["tools/net/ynl/cli.py", "tools/net/ynl/lib", "Documentation/netlink/specs/netdev.yaml"]
+            if ynlFiles.allSatisfy({ FileManager.default.fileExists(atPath: worktree + "/" + $0) }) {
+                let pack = HostCommand("tar", ["-C", worktree, "--exclude=*.c", "--exclude=*.h", "--exclude=Makefile",
+                                               "-cf", staging + "/programs/ynl"] + ynlFiles)
+                if try await runner.run(pack, logTo: log) == 0 { programs["ynl"] = artifactDirectory + "/programs/ynl" }
             }
             try FileManager.default.copyItem(atPath: buildDirectory + "/arch/x86/boot/bzImage", toPath: staging + "/bzImage")
             try FileManager.default.copyItem(atPath: buildDirectory + "/.config", toPath: staging + "/config")
@@ -128,6 +140,12 @@ public struct KernelBuilder: Sendable {
     public func buildDirectory(for request: BuildRequest) -> String {
         workspace.workRoot(for: request.tree) + "/build/\(request.config.name)"
     }
+
+    static let lineBufferedSource = """
+    #include <stdio.h>
+    __attribute__((constructor)) static void netrig_line_buffered_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
+
+    """
 
     /// The message of the error `build` throws when make fails (as opposed to configuration errors).
     public static let buildFailedMessage = "the build failed"

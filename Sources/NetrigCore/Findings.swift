@@ -28,6 +28,12 @@ public struct Splat: Sendable, Codable, Equatable {
         case warning, bug, oops, panic, kasan, kfence, stalledPool = "stalled-pool", genpool
         case badPage = "bad-page", dmaAPI = "dma-api", dmar, netdevWait = "netdev-wait"
         case hungTask = "hung-task", rcuStall = "rcu-stall", kmemleakDisabled = "kmemleak-disabled"
+        /// Not from dmesg: page pools that netlink still lists, with pages in flight, after the test NICs
+        /// were torn down (`page-pool-get`).
+        case pagePoolLeftover = "page-pool-leftover"
+
+        /// The kinds that are page_pool's own trouble.
+        public var isPagePool: Bool { [.stalledPool, .genpool, .badPage, .pagePoolLeftover].contains(self) }
     }
     public var side: Side
     public var kind: Kind
@@ -160,7 +166,7 @@ extension Finding {
                                     Evidence(fingerprint: leak.fingerprint, backtrace: leak.backtrace, text: leak.raw)))
         }
         for splat in comparison.newSplats {
-            let kind: Kind = [.stalledPool, .genpool, .badPage].contains(splat.kind) ? .pagePool : .splat
+            let kind: Kind = splat.kind.isPagePool ? .pagePool : .splat
             findings.append(finding(kind, "new \(splat.kind.rawValue): \(splat.title)", Evidence(text: splat.text)))
         }
         return findings

@@ -14,6 +14,8 @@ public struct MetricSpec: Sendable, Codable, Equatable {
     public var perSecond: Bool
     /// true when bigger is better (throughput); false for costs (CPU per MB).
     public var higherIsBetter: Bool
+    /// The modes that report it; nil: every mode.
+    public var modes: [String]?
 
     public init(name: String, unit: String, step: String, stream: Stream, pattern: String, scale: Double = 1,
                 perSecond: Bool, higherIsBetter: Bool = true) {
@@ -62,6 +64,13 @@ public struct WorkloadDefinition: Sendable, Codable, Equatable {
     public var metrics: [MetricSpec]
     /// Output patterns that mean "this NIC or kernel cannot do it", with the reason to report.
     public var unsupported: [UnsupportedPattern]
+    /// Client exit statuses besides 0 that mean success (124 when `timeout` ends a client that sends
+    /// until it is stopped).
+    /// Optional so that workloads stored before these keys existed still decode.
+    public var clientSuccessStatuses: [Int32]?
+    /// The server keeps accepting connections and never exits on its own: netrig stops it once the
+    /// client is done and its report is out.
+    public var serverPersists: Bool?
 
     public init(name: String, summary: String, topologies: [Topology], nics: [NICModel], requiredSymbols: [String],
                 programs: [GuestProgram], duration: Int, timeout: Duration, server: [String], client: [String],

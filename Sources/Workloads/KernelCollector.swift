@@ -1,10 +1,12 @@
 import NetrigCore
 
-/// Collects what a kernel leaves behind after a workload: kmemleak reports and splats in dmesg.
+/// Collects what a kernel leaves behind after a workload (which tore its links down): page pools that
+/// still hold pages, kmemleak reports and splats in dmesg.
 public struct KernelCollector: GuestCollector {
     public init() {}
 
     public func prepare(on guest: any GuestSession, kmemleak: Bool) async throws {
+        _ = try await PagePoolProbe.install(on: guest)
         guard kmemleak else { return }
         let clear = try await guest.runScript("echo clear > /sys/kernel/debug/kmemleak", timeout: .seconds(120))
         guard clear.exitStatus == 0 else {
@@ -18,6 +20,8 @@ public struct KernelCollector: GuestCollector {
     public func collect(on guest: any GuestSession, side: Side, kmemleak: Bool) async throws -> Collected {
         var leaks: [Leak] = []
         var report: String?
+        let (pools, _) = try await PagePoolProbe.pools(on: guest)
+        let leftovers = PagePoolProbe.leftovers(pools ?? [], side: side)
         if kmemleak {
             let scan = """
             sleep 6
@@ -31,7 +35,7 @@ public struct KernelCollector: GuestCollector {
             leaks = KmemleakParser.parse(output.standardOutput, side: side)
         }
         let dmesg = try await guest.run(["dmesg"], timeout: .seconds(60))
-        var splats = SplatDetector.detect(dmesg.standardOutput, side: side)
+        var splats = SplatDetector.detect(dmesg.standardOutput, side: side) + leftovers
         // A kernel built with kmemleak off by default says at boot that the detector is disabled: only a
         // boot that asked for kmemleak has lost something when it says so.
         if !kmemleak { splats.removeAll { $0.kind == .kmemleakDisabled } }

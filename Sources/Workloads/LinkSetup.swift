@@ -124,3 +124,36 @@ public enum LinkSetup {
         """
     }
 }
+
+extension LinkSetup {
+    /// Takes the link down again after the traffic: both ends down, netdevsim devices and veth pairs
+    /// deleted, the namespace removed. Page pools of the link's NICs are destroyed on the way, so what
+    /// netlink still lists afterwards holds pages nobody returned (`PagePoolProbe`).
+    public static func teardown(_ link: NetworkLink, on guests: [any GuestSession]) async throws -> String {
+        var transcript = ""
+        let scripts: [String] = switch link.topology {
+        case .loop: [loopTeardownScript(link)]
+        case .pair: ["ip link set \(link.localInterface) down 2>&1", "ip link set \(link.peerInterface) down 2>&1"]
+        }
+        for (guest, script) in zip(guests, scripts) {
+            let output = try await guest.runScript(script, timeout: .seconds(60))
+            transcript += "## teardown of \(link.label) on \(guest.name) (status \(output.exitStatus))\n\(output.standardOutput)\(output.standardError)"
+        }
+        return transcript
+    }
+
+    static func loopTeardownScript(_ link: NetworkLink) -> String {
+        let ns = link.peerNamespace
+        var script = "ip -n \(ns) link set \(link.peerInterface) down 2>&1\nip link set \(link.localInterface) down 2>&1\n"
+        switch link.model {
+        case .netdevsim:
+            let first = 100 + 2 * link.index
+            script += "for id in \(first) \(first + 1); do echo $id > /sys/bus/netdevsim/del_device; done\n"
+        case .veth:
+            script += "ip link del \(link.localInterface) 2>&1\n"
+        case .virtioNet, .e1000e, .igb, .vmxnet3:
+            break
+        }
+        return script + "ip netns del \(ns) 2>&1\necho \"teardown: \(link.label)\"\n"
+    }
+}

@@ -61,9 +61,11 @@ public struct WorkloadCatalog: Sendable {
             guard let stream = MetricSpec.Stream(rawValue: streamName) else { throw fail("unknown stream '\(streamName)'") }
             let pattern = try string(t, "pattern")
             do { _ = try Regex(pattern) } catch { throw fail("metric pattern '\(pattern)' is not a regular expression: \(error)") }
-            return MetricSpec(name: try string(t, "name"), unit: try string(t, "unit"), step: t["step"]?.string ?? "client",
-                              stream: stream, pattern: pattern, scale: t["scale"]?.double ?? Double(t["scale"]?.int ?? 1), perSecond: t["per_second"]?.bool ?? false,
-                              higherIsBetter: t["higher_is_better"]?.bool ?? true)
+            var metric = MetricSpec(name: try string(t, "name"), unit: try string(t, "unit"), step: t["step"]?.string ?? "client",
+                                    stream: stream, pattern: pattern, scale: t["scale"]?.double ?? Double(t["scale"]?.int ?? 1),
+                                    perSecond: t["per_second"]?.bool ?? false, higherIsBetter: t["higher_is_better"]?.bool ?? true)
+            metric.modes = t["modes"] == nil ? nil : strings(t, "modes")
+            return metric
         }
         guard !metrics.isEmpty else { throw fail("declares no metrics") }
         let unsupported = try tables("unsupported").map { t in
@@ -71,11 +73,14 @@ public struct WorkloadCatalog: Sendable {
         }
         let client = strings(table, "client")
         guard !client.isEmpty else { throw fail("declares no client step") }
-        return WorkloadDefinition(
+        var definition = WorkloadDefinition(
             name: try string(table, "name"), summary: table["summary"]?.string ?? "", topologies: topologies, nics: nics,
             requiredSymbols: strings(table, "requires"), programs: programs, duration: table["duration"]?.int ?? 2,
             timeout: .seconds(table["timeout"]?.int ?? 120), server: strings(table, "server"), client: client,
             modes: modes.isEmpty ? [WorkloadMode(name: "default", clientArguments: [])] : modes,
             metrics: metrics, unsupported: unsupported)
+        definition.clientSuccessStatuses = table["client_success_status"]?.array?.compactMap { $0.int.map(Int32.init) }
+        definition.serverPersists = table["server_persists"]?.bool
+        return definition
     }
 }

@@ -41,12 +41,14 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
                 if let unsupported = workload.unsupported.first(where: { (try? Regex($0.pattern)).map(combined.contains) ?? false }) {
                     return WorkloadOutcome(status: .unsupported(reason: unsupported.reason), samples: [], transcript: transcript)
                 }
-                if let failed = outputs.first(where: { $0.value.exitStatus != 0 }) {
+                if let failed = outputs.first(where: { step, output in
+                    output.exitStatus != 0 && !(step == "client" && (workload.clientSuccessStatuses ?? []).contains(output.exitStatus))
+                }) {
                     throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) (\(mode.name)) on guest \(guest.name)",
                                       message: "step '\(failed.key)' exited with status \(failed.value.exitStatus)",
                                       details: (failed.value.standardOutput + failed.value.standardError).lastLines(8))
                 }
-                for metric in workload.metrics {
+                for metric in workload.metrics where metric.modes?.contains(mode.name) ?? true {
                     guard let output = outputs[metric.step] else { continue }
                     let text = metric.stream == .stdout ? output.standardOutput : output.standardError
                     guard let value = Self.extract(metric, from: text, duration: workload.duration) else {
@@ -59,6 +61,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
                 }
             }
         }
+        transcript += try await LinkSetup.teardown(link, on: guests)
         return WorkloadOutcome(status: .completed, samples: samples, transcript: transcript)
     }
 
@@ -86,11 +89,15 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
                               message: "the client step failed or exceeded its timeout of \(workload.timeout): \(error)")
         }
         if hasServer {
+            // A server that exits by itself gets 20 s after the client; one that persists gets a second for
+            // its report, then SIGINT (and SIGKILL if that does not end it).
+            let (rounds, stop) = workload.serverPersists == true ? (5, "kill -INT \"$pid\"; sleep 0.5; kill -KILL \"$pid\" 2>/dev/null")
+                                                         : (100, "kill \"$pid\"; echo \"netrig: server still running, killed\" >&2")
             let wait = """
             pid=$(cat /tmp/netrig-server.pid)
             i=0
-            while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done
-            if kill -0 "$pid" 2>/dev/null; then kill "$pid"; echo "netrig: server still running, killed" >&2; fi
+            while kill -0 "$pid" 2>/dev/null && [ $i -lt \(rounds) ]; do sleep 0.2; i=$((i+1)); done
+            if kill -0 "$pid" 2>/dev/null; then \(stop); fi
             wait "$pid" 2>/dev/null
             cat /tmp/netrig-server.out
             cat /tmp/netrig-server.err >&2

@@ -58,6 +58,40 @@ import Testing
         #expect(!active.contains { $0.hasPrefix("netrig-panic-\(getpid())") })
     }
 
+    @Test func aKernelThatHangsBeforeSSHTimesOutWithTheConsole() async throws {
+        // init=/bin/sleep never starts the SSH server: the wait ends at the boot timeout, not before.
+        let spec = try await spec("hang", extra: ["init=/bin/sleep", "1000"], timeout: .seconds(15))
+        defer { try? FileManager.default.removeItem(atPath: spec.workDirectory) }
+        let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
+        let start = ContinuousClock.now
+        await #expect { try await launcher.withGuest(spec) { _ in Issue.record("a guest without an SSH server answered") } } throws: {
+            let error = $0 as? NetrigError
+            return error?.message == "no SSH within 15.0 seconds: the kernel hung before init finished"
+                && error?.subject == "guest hang" && error?.details.first == "console: \(spec.workDirectory)/console.log"
+        }
+        #expect(ContinuousClock.now - start < .seconds(40))
+        #expect(!FileManager.default.fileExists(atPath: spec.workDirectory + "/disk.qcow2"), "the overlay is removed")
+        let connection = try await LibvirtConnection(uri: fixtures.libvirtURI)
+        let active = try await connection.activeDomainNames()
+        await connection.close()
+        #expect(!active.contains { $0.hasPrefix("netrig-hang-\(getpid())") }, "the hung domain is destroyed")
+    }
+
+    @Test func aFileThatIsNoKernelIsReportedByTheHypervisor() async throws {
+        var spec = try await spec("nokernel")
+        defer { try? FileManager.default.removeItem(atPath: spec.workDirectory) }
+        spec.kernelImage = spec.workDirectory + "/not-a-kernel"
+        try "just text\n".write(toFile: spec.kernelImage, atomically: true, encoding: .utf8)
+        let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
+        await #expect { try await launcher.withGuest(spec) { _ in Issue.record("a text file booted") } } throws: {
+            let error = $0 as? NetrigError
+            return error?.subject == "guest nokernel" && error?.blame == .infrastructure
+                && (error?.message.hasPrefix("libvirt could not start the domain") ?? false)
+                && (error?.message.contains("kernel") ?? false)
+        }
+        #expect(!FileManager.default.fileExists(atPath: spec.workDirectory + "/disk.qcow2"))
+    }
+
     @Test func acceleratorProbeDecidesWithARealKernel() async throws {
         let kernel = try await fixtures.defaultKernel()
         let start = ContinuousClock.now

@@ -30,16 +30,17 @@ public actor HostFixtures {
         return prepared
     }
 
-    /// The baseline kernel of the default config with the msg_zerocopy program: from the build cache when
-    /// a run or another test built it already.
+    /// The baseline kernel of the default config with the programs of every workload: from the build cache
+    /// when a run or another test built it already.
     public func defaultKernel() async throws -> KernelArtifact {
         if let kernel { return kernel }
         let tree = try await defaultTree()
         let spec = try ConfigCatalog(directory: repository + "/kconfigs").spec(named: "default")
-        let workload = try WorkloadCatalog(directory: repository + "/workloads").load("msg_zerocopy")
+        let catalog = WorkloadCatalog(directory: repository + "/workloads")
+        let programs = try catalog.names().flatMap { try catalog.load($0).programs }
         let builder = KernelBuilder(directories: directories, workspace: TreeWorkspace(directories: directories))
         let artifact = try await builder.build(BuildRequest(side: .baseline, tree: tree, commit: tree.baseCommit, config: spec,
-                                                            programs: workload.programs), progress: SilentProgress())
+                                                            programs: programs), progress: SilentProgress())
         kernel = artifact
         return artifact
     }

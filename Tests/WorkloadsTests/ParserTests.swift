@@ -121,3 +121,57 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         #expect(GuestWorkloadRunner.extract(metric, from: "nothing", duration: 2) == nil)
     }
 }
+
+@Suite struct WorkloadFilesTests {
+    @Test func everyShippedWorkloadLoadsWithItsKeys() throws {
+        let catalog = WorkloadCatalog(directory: repositoryRoot + "/workloads")
+        #expect(catalog.names() == ["iperf3", "msg_zerocopy", "tcp_mmap"])
+        let iperf = try catalog.load("iperf3")
+        #expect(iperf.programs.isEmpty, "Debian's iperf3 from the image")
+        #expect(iperf.metrics.map(\.name) == ["throughput", "sender_cpu", "receiver_cpu"])
+        #expect(iperf.metrics.filter { !$0.higherIsBetter }.map(\.name) == ["sender_cpu", "receiver_cpu"])
+        let mmap = try catalog.load("tcp_mmap")
+        #expect(mmap.clientSuccessStatuses == [124])
+        #expect(mmap.serverPersists == true)
+        #expect(mmap.programs.first?.libraries == ["-lcrypto", "-lpthread"])
+        #expect(mmap.metrics.first { $0.name == "mapped" }?.modes == ["mmap"])
+        #expect(mmap.metrics.first { $0.name == "throughput" }?.modes == nil)
+    }
+
+    @Test func metricsParseFromRealOutput() throws {
+        let catalog = WorkloadCatalog(directory: repositoryRoot + "/workloads")
+        let iperf = try catalog.load("iperf3")
+        let client = """
+        CPU Utilization: local/sender 93.1% (2.9%u/90.2%s), remote/receiver 61.5% (5.0%u/56.5%s)
+        [  5]   0.00-2.00   sec  77.2 MBytes   324 Mbits/sec    0             sender
+        [  5]   0.00-2.04   sec  76.9 MBytes   316 Mbits/sec                  receiver
+        """
+        #expect(iperf.metrics.map { GuestWorkloadRunner.extract($0, from: client, duration: 2) } == [316, 93.1, 61.5])
+        let mmap = try catalog.load("tcp_mmap")
+        let server = """
+        received 71.5 MB (12.5 % mmap'ed) in 2.00191 s, 0.299609 Gbit
+          cpu usage user:0.004 sys:0.82, 11523.1 usec per MB, 2364 c-switches, rcv_mss 1448
+        """
+        #expect(mmap.metrics.map { GuestWorkloadRunner.extract($0, from: server, duration: 2) } == [0.299609, 11523.1, 12.5])
+    }
+}
+
+@Suite struct PagePoolProbeTests {
+    @Test func detachedPoolsWithPagesAreOneLeftoverEvent() throws {
+        // As ynl --output-json prints a page-pool-get dump.
+        let json = """
+        [{"id": 9, "ifindex": 5, "napi-id": 513, "inflight": 0, "inflight-mem": 0},
+         {"id": 8, "inflight": 1, "inflight-mem": 4096, "detach-time": 1764000000}]
+        """
+        let pools = try #require(PagePoolProbe.parse(json))
+        #expect(pools.count == 2)
+        #expect(pools[0].detachTime == nil && pools[0].ifindex == 5)
+        #expect(pools[1].inflight == 1 && pools[1].inflightMemory == 4096)
+        let leftovers = PagePoolProbe.leftovers(pools, side: .patched)
+        #expect(leftovers.count == 1)
+        #expect(leftovers[0].kind == .pagePoolLeftover && leftovers[0].kind.isPagePool)
+        #expect(leftovers[0].text == "pool 8: 1 page(s) in flight (4096 bytes), detached at 1764000000")
+        #expect(PagePoolProbe.leftovers([pools[0]], side: .patched).isEmpty)
+        #expect(PagePoolProbe.parse("Traceback (most recent call last):") == nil)
+    }
+}

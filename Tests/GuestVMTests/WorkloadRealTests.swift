@@ -1,0 +1,111 @@
+import Foundation
+import NetrigCore
+import NetrigTestSupport
+import Testing
+@testable import GuestVM
+@testable import Workloads
+
+/// The built-in workloads run for real: each on a NIC it supports, with its programs built from the tree,
+/// parsed into every metric it declares.
+@Suite(.serialized, .enabled(if: HostFixtures.enabled)) struct WorkloadRealTests {
+    let fixtures = HostFixtures.shared
+
+    func run(_ name: String, on link: NetworkLink) async throws -> WorkloadOutcome {
+        try await run(name, on: link).outcome
+    }
+
+    /// Runs the workload once per mode with the real collector around it, as the engine does.
+    func run(_ name: String, on link: NetworkLink) async throws -> (outcome: WorkloadOutcome, collected: Collected) {
+        let kernel = try await fixtures.defaultKernel()
+        let workload = try WorkloadCatalog(directory: fixtures.repository + "/workloads").load(name)
+        let specs = try await (0..<link.topology.guestCount).asyncMap {
+            try await fixtures.guestSpec("\(name)-\($0)", links: [link], end: $0)
+        }
+        defer { specs.forEach { try? FileManager.default.removeItem(atPath: $0.workDirectory) } }
+        let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
+        return try await launcher.withGuests(specs) { guests in
+            var remote: [String: String] = [:]
+            for program in workload.programs {
+                for guest in guests {
+                    try await guest.upload(try #require(kernel.programs[program.name]), to: "/root/netrig/\(program.name)", mode: 0o755)
+                }
+                remote[program.name] = "/root/netrig/\(program.name)"
+            }
+            for guest in guests {
+                try await guest.upload(try #require(kernel.programs["ynl"]), to: "/root/netrig/ynl", mode: 0o644)
+                try await KernelCollector().prepare(on: guest, kmemleak: false)
+            }
+            let outcome = try await GuestWorkloadRunner().run(workload, side: .baseline, phase: .testBaseline, link: link, programs: remote,
+                                                              repetitions: 1, on: guests)
+            return (outcome, try await KernelCollector().collect(on: guests[0], side: .baseline, kmemleak: false))
+        }
+    }
+
+    @Test func iperf3MeasuresThroughputAndCPUOnBothEndsOverVmxnet3() async throws {
+        let (outcome, collected) = try await run("iperf3", on: NetworkLink(model: .vmxnet3, topology: .loop))
+        #expect(outcome.transcript.contains("teardown: vmxnet3 loop"))
+        #expect(collected.splats.isEmpty, "vmxnet3's page pools are gone after the teardown: \(collected.splats.map(\.text))")
+        #expect(outcome.status == .completed, "\(outcome.transcript.lastLines(10))")
+        #expect(outcome.samples.map(\.metric) == ["copy/throughput", "copy/sender_cpu", "copy/receiver_cpu",
+                                                  "sendfile/throughput", "sendfile/sender_cpu", "sendfile/receiver_cpu"])
+        #expect(outcome.samples.allSatisfy { $0.value > 0 }, "\(outcome.samples.map { "\($0.metric)=\($0.value)" })")
+        #expect(outcome.samples.filter { $0.metric.hasSuffix("cpu") }.allSatisfy { !$0.higherIsBetter && $0.unit == "%" })
+        #expect(outcome.transcript.contains("loop: nr0 (vmxnet3)"))
+    }
+
+    @Test func tcpMmapReceivesWithTCPZerocopyReceiveAndWithRead() async throws {
+        let outcome: WorkloadOutcome = try await run("tcp_mmap", on: NetworkLink(model: .veth, topology: .loop))
+        #expect(outcome.status == .completed, "\(outcome.transcript.lastLines(10))")
+        #expect(outcome.samples.map(\.metric) == ["mmap/throughput", "mmap/cpu_per_mb", "mmap/mapped",
+                                                  "read/throughput", "read/cpu_per_mb"])
+        #expect(outcome.samples.filter { $0.metric.hasSuffix("throughput") || $0.metric.hasSuffix("cpu_per_mb") }.allSatisfy { $0.value > 0 },
+                "\(outcome.samples.map { "\($0.metric)=\($0.value)" })")
+        // Only whole pages of payload can be mapped; at MTU 1500 most arrives in pieces and is copied.
+        let mapped = try #require(outcome.samples.first { $0.metric == "mmap/mapped" })
+        #expect((0...100).contains(mapped.value), "share of received bytes mapped instead of copied: \(mapped.value) %")
+        #expect(outcome.transcript.contains("received "), "the server's report came out before it was stopped")
+    }
+}
+
+/// page_pool state over netlink with the tree's own ynl CLI, on netdevsim, whose `pp_hold` debugfs knob
+/// keeps one page of its pool out: a pool destroyed then must stay listed, detached, with that page.
+@Suite(.serialized, .enabled(if: HostFixtures.enabled)) struct PagePoolProbeRealTests {
+    let fixtures = HostFixtures.shared
+
+    @Test func aPoolDestroyedWithAPageInFlightIsALeftoverUntilThePageComesBack() async throws {
+        let kernel = try await fixtures.defaultKernel()
+        let link = NetworkLink(model: .netdevsim, topology: .loop)
+        let spec = try await fixtures.guestSpec("pp-hold", links: [link])
+        defer { try? FileManager.default.removeItem(atPath: spec.workDirectory) }
+        let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
+        let (live, held, released, holdOutput) = try await launcher.withGuest(spec) { guest in
+            try await guest.upload(try #require(kernel.programs["ynl"]), to: "/root/netrig/ynl", mode: 0o644)
+            #expect(try await PagePoolProbe.install(on: guest))
+            _ = try await LinkSetup.wire(link, on: [guest], phase: .testBaseline)
+            let live = try await PagePoolProbe.pools(on: guest).pools
+            let knob = "/sys/kernel/debug/netdevsim/netdevsim100/ports/0/pp_hold"
+            let hold = try await guest.runScript("echo y > \(knob) && cat \(knob) && ip link set \(link.localInterface) down", timeout: .seconds(30))
+            let held = try await PagePoolProbe.pools(on: guest, settle: 1).pools
+            _ = try await guest.runScript("echo n > \(knob)", timeout: .seconds(30))
+            let released = try await PagePoolProbe.pools(on: guest).pools
+            return (live, held, released, hold)
+        }
+        let livePools = try #require(live, "ynl dumps page pools")
+        // netlink lists the pools of the caller's namespace: the local end's, not the peer's.
+        #expect(livePools.count >= 1 && livePools.allSatisfy { $0.detachTime == nil }, "the local netdevsim end has a live pool: \(livePools)")
+        #expect(holdOutput.exitStatus == 0 && holdOutput.standardOutput.contains("y"), "\(holdOutput.standardError)")
+        let leftovers = PagePoolProbe.leftovers(try #require(held), side: .patched)
+        #expect(leftovers.count == 1)
+        #expect(leftovers.first?.kind == .pagePoolLeftover)
+        #expect(leftovers.first?.text.contains("1 page(s) in flight") == true, "\(leftovers.first?.text ?? "")")
+        #expect(PagePoolProbe.leftovers(try #require(released), side: .patched).isEmpty, "the pool goes once its page is back")
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async throws -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
