@@ -36,6 +36,9 @@ struct BootCommand: AsyncParsableCommand {
     @Option(help: "Accelerator: kvm or tcg (default: probe KVM, fall back to TCG).")
     var accel: String?
 
+    @Option(help: "real, or virtual (QEMU icount, TCG only: the clock throughput is measured in by default under TCG).")
+    var clock: String = MeasurementClock.real.rawValue
+
     @Option(help: "Guest memory in MiB.")
     var memory: Int = 1024
 
@@ -57,6 +60,7 @@ struct BootCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: kernel) else { throw ValidationError("--kernel \(kernel): no such file") }
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
         guard let topologyChoice = Topology(rawValue: topology) else { throw ValidationError("--topology must be loop or pair") }
+        guard let clockChoice = MeasurementClock(rawValue: clock) else { throw ValidationError("--clock must be real or virtual") }
         let models = try nics.split(separator: ",").map { name -> NICModel in
             guard let model = NICModel(rawValue: String(name)) else { throw ValidationError("unknown NIC '\(name)'") }
             guard model.topologies.contains(topologyChoice) else {
@@ -87,7 +91,7 @@ struct BootCommand: AsyncParsableCommand {
             let specs = (0..<topologyChoice.guestCount).map { end in
                 GuestSpec(name: end == 0 ? "boot" : "boot-peer", kernelImage: kernel, rootImage: image,
                           extraCommandLine: append?.split(separator: " ").map(String.init) ?? [], memoryMiB: memory, vcpus: vcpus,
-                          links: links, end: end, viommu: viommu, accelerator: accelerator, clock: .real,
+                          links: links, end: end, viommu: viommu, accelerator: accelerator, clock: clockChoice,
                           workDirectory: scratch + "/\(boot)-\(end)", phase: .testBaseline, blameForKernel: .usage)
             }
             status = try await SignalCancellation.run { [command] in

@@ -107,6 +107,13 @@ public struct Comparison: Sendable, Equatable {
     public static func compare(metric: String, unit: String, higherIsBetter: Bool, baseline: [Double], patched: [Double],
                                minimumEffect: Double = MeasurementClock.virtual.minimumEffect) -> MetricComparison {
         let bm = Statistics.median(baseline), pm = Statistics.median(patched)
+        // Both sides the same constant (a share that is 0 % on this NIC, a count that never moves): nothing
+        // changed, and no number of repetitions would show more.
+        if baseline.count >= 2, patched.count >= 2, Set(baseline + patched).count == 1 {
+            return MetricComparison(metric: metric, unit: unit, baseline: baseline, patched: patched, baselineMedian: bm,
+                                    patchedMedian: pm, delta: 0, interval: 0...0, pValue: 1, noise: 0, threshold: floor,
+                                    verdict: .noChange, runsNeeded: nil)
+        }
         let delta = bm == 0 ? .nan : pm / bm - 1
         let test = Statistics.mannWhitneyU(baseline, patched)
         let interval = Statistics.bootstrapMedianDelta(baseline, patched)

@@ -10,6 +10,16 @@ import Testing
         #expect(Statistics.median([]).isNaN)
     }
 
+    @Test func aConstantOnBothSidesIsNoChangeNotInconclusive() {
+        let zero = Comparison.compare(metric: "mmap/mapped", unit: "%", higherIsBetter: true, baseline: [0, 0, 0], patched: [0, 0])
+        #expect(zero.verdict == .noChange)
+        #expect(zero.runsNeeded == nil && zero.delta == 0)
+        let moved = Comparison.compare(metric: "mmap/mapped", unit: "%", higherIsBetter: true, baseline: [0, 0, 0], patched: [0, 0, 5])
+        #expect(moved.verdict != .noChange, "one value that moved is not a constant")
+        let single = Comparison.compare(metric: "m", unit: "%", higherIsBetter: true, baseline: [0], patched: [0])
+        #expect(single.verdict == .inconclusive, "one run per side measures nothing")
+    }
+
     @Test func coefficientOfVariation() {
         #expect(Statistics.coefficientOfVariation([10, 10, 10]) == 0)
         let cv = Statistics.coefficientOfVariation([9, 10, 11])
