@@ -43,12 +43,20 @@ public final class SSHGuestSession: GuestSession {
         guard let data = FileManager.default.contents(atPath: hostPath) else {
             throw GuestUploadError(guest: name, reason: "cannot read \(hostPath)")
         }
+        try await write(Array(data), to: guestPath, mode: mode, what: hostPath)
+    }
+
+    public func write(_ contents: String, to guestPath: String, mode: Int) async throws {
+        try await write(Array(contents.utf8), to: guestPath, mode: mode, what: "text")
+    }
+
+    private func write(_ bytes: [UInt8], to guestPath: String, mode: Int, what: String) async throws {
         let directory = (guestPath as NSString).deletingLastPathComponent
         let command = ShellQuote.join(["mkdir", "-p", directory]) + " && cat > " + ShellQuote.quote(guestPath)
             + " && chmod " + String(mode, radix: 8) + " " + ShellQuote.quote(guestPath)
-        let output = try await execute(command, input: Array(data), timeout: .seconds(120))
+        let output = try await execute(command, input: bytes, timeout: .seconds(120))
         guard output.exitStatus == 0 else {
-            throw GuestUploadError(guest: name, reason: "upload of \(hostPath) to \(guestPath) failed: "
+            throw GuestUploadError(guest: name, reason: "upload of \(what) to \(guestPath) failed: "
                                    + output.standardError.lastLines(3).joined(separator: " "))
         }
     }

@@ -212,6 +212,8 @@ public protocol GuestSession: Sendable {
     func runScript(_ script: String, timeout: Duration) async throws -> CommandOutput
     /// Copies a host file into the guest.
     func upload(_ hostPath: String, to guestPath: String, mode: Int) async throws
+    /// Writes `contents` to a file in the guest (a workload's script).
+    func write(_ contents: String, to guestPath: String, mode: Int) async throws
 }
 
 public extension GuestSession {

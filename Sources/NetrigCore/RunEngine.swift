@@ -332,6 +332,12 @@ public struct RunEngine: Sendable {
                     try await guest.upload(hostPath, to: remote, mode: 0o755)
                     remotePrograms[name] = remote
                 }
+                // The workload's scripts go up beside the programs.
+                for (name, text) in (workload.scripts ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    let remote = "/root/netrig/\(name)"
+                    try await guest.write(text, to: remote, mode: 0o755)
+                    remotePrograms[name] = remote
+                }
                 try await collector.prepare(on: guest, kmemleak: kmemleak)
             }
             progress.status("\(specs[0].name): booted in \(Int(sessions[0].bootSeconds)) s, running \(workload.name)")

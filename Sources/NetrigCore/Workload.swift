@@ -68,6 +68,9 @@ public struct WorkloadDefinition: Sendable, Codable, Equatable {
     /// until it is stopped).
     /// Optional so that workloads stored before these keys existed still decode.
     public var clientSuccessStatuses: [Int32]?
+    /// Shell scripts shipped with the workload (`workloads/scripts/`), by name → their text: uploaded
+    /// beside the programs and called with their values as arguments. Optional for stored workloads.
+    public var scripts: [String: String]?
     /// The server keeps accepting connections and never exits on its own: netrig stops it once the
     /// client is done and its report is out.
     public var serverPersists: Bool?

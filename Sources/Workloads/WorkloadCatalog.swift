@@ -81,6 +81,20 @@ public struct WorkloadCatalog: Sendable {
             metrics: metrics, unsupported: unsupported)
         definition.clientSuccessStatuses = table["client_success_status"]?.array?.compactMap { $0.int.map(Int32.init) }
         definition.serverPersists = table["server_persists"]?.bool
+        if let scripts = table["scripts"]?.table {
+            var texts: [String: String] = [:]
+            let directory = (path as NSString).deletingLastPathComponent
+            for (name, value) in scripts {
+                guard let relative = value.string, !relative.hasPrefix("/"), !relative.contains("..") else {
+                    throw fail("script '\(name)' must name a file under the workloads directory")
+                }
+                guard let text = try? String(contentsOfFile: directory + "/" + relative, encoding: .utf8) else {
+                    throw fail("script '\(name)': cannot read \(relative)")
+                }
+                texts[name] = text
+            }
+            definition.scripts = texts
+        }
         return definition
     }
 }

@@ -113,7 +113,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         var values = [
             "duration": String(workload.duration), "server_duration": String(workload.duration + 3),
             "local_ip": link.localAddress, "peer_ip": link.peerAddress,
-            "local_if": link.localInterface, "peer_if": link.peerInterface,
+            "local_if": link.localInterface, "peer_if": link.peerInterface, "peer_ns": link.peerNamespace,
         ]
         for (name, path) in programs { values[name] = path }
         return values

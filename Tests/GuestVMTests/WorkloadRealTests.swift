@@ -31,6 +31,10 @@ import Testing
                 }
                 remote[program.name] = "/root/netrig/\(program.name)"
             }
+            for (script, text) in workload.scripts ?? [:] {
+                for guest in guests { try await guest.write(text, to: "/root/netrig/\(script)", mode: 0o755) }
+                remote[script] = "/root/netrig/\(script)"
+            }
             for guest in guests {
                 try await guest.upload(try #require(kernel.programs["ynl"]), to: "/root/netrig/ynl", mode: 0o644)
                 try await KernelCollector().prepare(on: guest, kmemleak: false)
@@ -64,6 +68,20 @@ import Testing
         let mapped = try #require(outcome.samples.first { $0.metric == "mmap/mapped" })
         #expect((0...100).contains(mapped.value), "share of received bytes mapped instead of copied: \(mapped.value) %")
         #expect(outcome.transcript.contains("received "), "the server's report came out before it was stopped")
+    }
+}
+
+extension WorkloadRealTests {
+    @Test(arguments: [NICModel.vmxnet3, .netdevsim])
+    func ppChurnDestroysAndRecreatesPagePoolsUnderTrafficAndLeavesNothing(_ nic: NICModel) async throws {
+        let (outcome, collected) = try await run("pp_churn", on: NetworkLink(model: nic, topology: .loop))
+        #expect(outcome.status == .completed, "\(outcome.transcript.lastLines(10))")
+        let cycles = try #require(outcome.samples.first { $0.metric == "default/cycles" })
+        #expect(cycles.value > 0, "the receiving end went down and up under traffic")
+        let resized = try #require(outcome.transcript.firstMatch(of: /resized=(\d+)/).map { Int($0.1) ?? 0 })
+        #expect(resized > 0, "\(nic.rawValue) resized its RX ring between cycles:\n\(outcome.transcript.lastLines(12))")
+        #expect(outcome.transcript.contains("receiver"), "iperf3 carried traffic meanwhile")
+        #expect(collected.splats.isEmpty, "no splat and no page pool left holding pages: \(collected.splats.map(\.title))")
     }
 }
 

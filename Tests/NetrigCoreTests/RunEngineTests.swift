@@ -323,6 +323,7 @@ struct FakeSession: GuestSession {
     func run(_ argv: [String], timeout: Duration) async throws -> CommandOutput { CommandOutput(exitStatus: 0, standardOutput: "", standardError: "") }
     func runScript(_ script: String, timeout: Duration) async throws -> CommandOutput { CommandOutput(exitStatus: 0, standardOutput: "", standardError: "") }
     func upload(_ hostPath: String, to guestPath: String, mode: Int) async throws {}
+    func write(_ contents: String, to guestPath: String, mode: Int) async throws {}
 }
 
 struct FakeLauncher: GuestLauncher {

@@ -125,7 +125,11 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 @Suite struct WorkloadFilesTests {
     @Test func everyShippedWorkloadLoadsWithItsKeys() throws {
         let catalog = WorkloadCatalog(directory: repositoryRoot + "/workloads")
-        #expect(catalog.names() == ["iperf3", "msg_zerocopy", "tcp_mmap"])
+        #expect(catalog.names() == ["iperf3", "msg_zerocopy", "pp_churn", "tcp_mmap"])
+        let churn = try catalog.load("pp_churn")
+        #expect(churn.scripts?["pp_churn.sh"]?.hasPrefix("#!/bin/sh") == true, "the script's text travels with the workload")
+        #expect(churn.client == ["sh", "{pp_churn.sh}", "{peer_ns}", "{peer_if}", "{peer_ip}", "{duration}"])
+        #expect(churn.topologies == [.loop])
         let iperf = try catalog.load("iperf3")
         #expect(iperf.programs.isEmpty, "Debian's iperf3 from the image")
         #expect(iperf.metrics.map(\.name) == ["throughput", "sender_cpu", "receiver_cpu"])
