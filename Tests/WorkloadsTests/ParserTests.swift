@@ -125,7 +125,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 @Suite struct WorkloadFilesTests {
     @Test func everyShippedWorkloadLoadsWithItsKeys() throws {
         let catalog = WorkloadCatalog(directory: repositoryRoot + "/workloads")
-        #expect(catalog.names() == ["iperf3", "msg_zerocopy", "pp_churn", "tcp_mmap"])
+        #expect(catalog.names() == ["devmem_rx", "iperf3", "msg_zerocopy", "pp_churn", "tcp_mmap"])
+        let devmem = try catalog.load("devmem_rx")
+        #expect(devmem.unsupported.first?.reason.hasPrefix("unsupported by this NIC") == true)
+        #expect(devmem.scripts?.keys.sorted() == ["devmem_rx.py"])
         let churn = try catalog.load("pp_churn")
         #expect(churn.scripts?["pp_churn.sh"]?.hasPrefix("#!/bin/sh") == true, "the script's text travels with the workload")
         #expect(churn.client == ["sh", "{pp_churn.sh}", "{peer_ns}", "{peer_if}", "{peer_ip}", "{duration}"])
