@@ -107,14 +107,16 @@ struct WarningLedger {
 
 extension LocalKernelPipeline {
     public func configChanges(from baseline: KernelArtifact, to patched: KernelArtifact) throws -> [ConfigChange] {
-        let read = { (path: String) throws -> [String: String] in
-            do {
-                return KernelBuilder.parseConfig(try String(contentsOfFile: path, encoding: .utf8))
-            } catch {
-                throw NetrigError(phase: .buildPatched, blame: .infrastructure, subject: path, message: "cannot read the effective config: \(error)")
-            }
+        ConfigChange.between(try configValues(of: baseline), try configValues(of: patched))
+    }
+
+    public func configValues(of artifact: KernelArtifact) throws -> [String: String] {
+        do {
+            return KernelBuilder.parseConfig(try String(contentsOfFile: artifact.configPath, encoding: .utf8))
+        } catch {
+            throw NetrigError(phase: .buildPatched, blame: .infrastructure, subject: artifact.configPath,
+                              message: "cannot read the effective config: \(error)")
         }
-        return ConfigChange.between(try read(baseline.configPath), try read(patched.configPath))
     }
 
     public func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest, built: KernelArtifact,

@@ -13,6 +13,8 @@ public protocol KernelPipeline: Sendable {
     /// the warnings it added. A patch that does not build does not stop the ones after it.
     /// The effective config symbols that differ between two built kernels.
     func configChanges(from baseline: KernelArtifact, to patched: KernelArtifact) throws -> [ConfigChange]
+    /// The effective config of a built kernel, symbol → value ("y", "m", a number or a string).
+    func configValues(of artifact: KernelArtifact) throws -> [String: String]
     /// `built` is the baseline's artifact (its build log is what the first patch's warnings are compared with).
     func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest, built: KernelArtifact,
                         progress: any ProgressObserver) async throws -> [PatchBuild]

@@ -131,6 +131,16 @@ public struct RunEngine: Sendable {
         }
         artifacts[.baseline] = baselineArtifact
         try await store.recordBuild(runID, baselineArtifact)
+        if plan.buildOnly != true {
+            // The workload's kconfig needs, checked on the baseline before the patches are built.
+            let values = try kernel.configValues(of: baselineArtifact)
+            let missing = workload.requiredSymbols.filter { values[$0] == nil || values[$0] == "n" }
+            if !missing.isEmpty {
+                throw NetrigError(phase: .buildBaseline, blame: .usage, subject: "config \(plan.configName)",
+                                  message: "workload \(workload.name) needs \(missing.joined(separator: ", ")), which this config does not enable",
+                                  details: ["choose a config that does (netrig run --config default), or another workload"])
+            }
+        }
         patchBuilds = try await timed(.buildPatches, runID, detail: "\(applied.commits.count) patch(es), each on the one before") {
             try await self.kernel.buildEachPatch(series, applied: applied, baseline: baseline, built: baselineArtifact,
                                                  progress: self.progress)

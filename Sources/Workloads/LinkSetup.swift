@@ -126,6 +126,23 @@ public enum LinkSetup {
 }
 
 extension LinkSetup {
+    /// The NIC counters of both ends (`ethtool -S`, and the kernel's own interface statistics), for the
+    /// boot's transcript: what the driver saw of the traffic (drops, allocation failures, page pool
+    /// recycling where the driver reports it).
+    public static func counters(_ link: NetworkLink, on guests: [any GuestSession]) async throws -> String {
+        let ends: [(any GuestSession, String, String)] = switch link.topology {
+        case .loop: [(guests[0], "", link.localInterface), (guests[0], "ip netns exec \(link.peerNamespace) ", link.peerInterface)]
+        case .pair: [(guests[0], "", link.localInterface), (guests[1], "", link.peerInterface)]
+        }
+        var transcript = ""
+        for (guest, prefix, interface) in ends {
+            let output = try await guest.runScript("\(prefix)ethtool -S \(interface) 2>&1 || true\n\(prefix)ip -s link show \(interface) 2>&1",
+                                                   timeout: .seconds(60))
+            transcript += "## counters of \(interface) on \(guest.name)\n\(output.standardOutput)"
+        }
+        return transcript
+    }
+
     /// Takes the link down again after the traffic: both ends down, netdevsim devices and veth pairs
     /// deleted, the namespace removed. Page pools of the link's NICs are destroyed on the way, so what
     /// netlink still lists afterwards holds pages nobody returned (`PagePoolProbe`).

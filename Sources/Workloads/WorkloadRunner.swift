@@ -61,6 +61,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
                 }
             }
         }
+        transcript += try await LinkSetup.counters(link, on: guests)
         transcript += try await LinkSetup.teardown(link, on: guests)
         return WorkloadOutcome(status: .completed, samples: samples, transcript: transcript)
     }

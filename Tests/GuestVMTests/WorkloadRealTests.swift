@@ -48,6 +48,8 @@ import Testing
     @Test func iperf3MeasuresThroughputAndCPUOnBothEndsOverVmxnet3() async throws {
         let (outcome, collected) = try await run("iperf3", on: NetworkLink(model: .vmxnet3, topology: .loop))
         #expect(outcome.transcript.contains("teardown: vmxnet3 loop"))
+        #expect(outcome.transcript.contains("## counters of nr1 on iperf3-0"), "per-NIC counters of both ends")
+        #expect(outcome.transcript.contains("ucast pkts rx:"), "vmxnet3's own ethtool -S counters:\n\(outcome.transcript.lastLines(30))")
         #expect(collected.splats.isEmpty, "vmxnet3's page pools are gone after the teardown: \(collected.splats.map(\.text))")
         #expect(outcome.status == .completed, "\(outcome.transcript.lastLines(10))")
         #expect(outcome.samples.map(\.metric) == ["copy/throughput", "copy/sender_cpu", "copy/receiver_cpu",

@@ -256,6 +256,21 @@ import Testing
         #expect(store.state.withLock { $0.builds.isEmpty && $0.phases.isEmpty })
     }
 
+    @Test func aWorkloadWhoseSymbolsTheConfigLacksStopsBeforeThePatchesAreBuilt() async throws {
+        let store = MemoryStore()
+        var engine = makeEngine(store: store)
+        var kernel = FakeKernel(failSide: nil)
+        kernel.values = ["CONFIG_NET_DEVMEM": "n"]
+        engine.kernel = kernel
+        var devmem = workload
+        devmem.requiredSymbols = ["CONFIG_NET_DEVMEM", "CONFIG_UDMABUF"]
+        let outcome = try await engine.run(plan: plan, series: series, workload: devmem)
+        #expect(outcome.error?.message == "workload w needs CONFIG_NET_DEVMEM, CONFIG_UDMABUF, which this config does not enable")
+        #expect(outcome.error?.phase == .buildBaseline && outcome.error?.blame == .usage)
+        #expect(store.state.withLock { $0.phases.map(\.phase) }.last == .buildBaseline)
+        #expect(store.state.withLock { $0.patchBuilds.isEmpty }, "no patch was built")
+    }
+
     // MARK: fixtures
 
     let plan = RunPlan(treeRequest: nil, baseRequest: nil, seriesPath: "x.mbox", configName: "default", nic: .virtioNet,
@@ -281,6 +296,8 @@ struct FakeKernel: KernelPipeline {
     var patchBuilds: [PatchBuild]?
     var changes: [ConfigChange] = []
     func configChanges(from baseline: KernelArtifact, to patched: KernelArtifact) throws -> [ConfigChange] { changes }
+    var values: [String: String] = ["CONFIG_NET_DEVMEM": "y"]
+    func configValues(of artifact: KernelArtifact) throws -> [String: String] { values }
     func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest, built: KernelArtifact,
                         progress: any ProgressObserver) async throws -> [PatchBuild] {
         if let patchBuilds { return patchBuilds }

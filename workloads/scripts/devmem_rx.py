@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # devmem_rx: what devmem TCP does to start receiving into device memory, again and again for DURATION
 # seconds (and at least three times): a udmabuf from a sealed memfd (the dma-buf), a netlink socket of the
-# netdev family, BIND_RX of the dma-buf to RX queue 0 of the NIC (with the tree's own ynl library and spec), then everything closed
-# (closing the socket unbinds). Each cycle also binds with no queues, an error path the kernel must reject.
+# netdev family, BIND_RX of the dma-buf to RX queue 0 of the NIC (with the tree's own ynl library and
+# spec), then everything closed (closing the socket unbinds). Each cycle also binds with no queues, an error path the kernel must reject.
 # On a NIC without the queue management API (every emulated NIC and netdevsim in 6.12) the bind fails with
 # EOPNOTSUPP after the dma-buf was attached and mapped: netrig reports that as unsupported by the NIC, and
 # its collectors still judge what the cycles left behind.
