@@ -57,7 +57,8 @@ public struct WorkloadDefinition: Sendable, Codable, Equatable {
     /// Seconds each client run lasts (in guest time).
     public var duration: Int
     public var timeout: Duration
-    /// argv templates; `{program}` names, `{duration}`, `{local_ip}`, `{peer_ip}`, `{local_if}`, `{peer_if}` are filled in.
+    /// argv templates; `{program}` and script names, `{duration}`, `{mode}`, `{local_ip}`, `{peer_ip}`, `{local_if}`,
+    /// `{peer_if}`, `{peer_ns}` (loop), `{local_mac}`, `{peer_mac}` are filled in, each inside one argument.
     public var server: [String]
     public var client: [String]
     public var modes: [WorkloadMode]

@@ -105,6 +105,9 @@ public enum LinkSetup {
         ip -n \(ns) link set lo up
 
         """
+        if link.model == .vmxnet3 {
+            script += xdpScript([link.localInterface, "ip netns exec \(ns) netrig-xdp \(peer)"])
+        }
         return script + pingScript(link) + "echo \"loop: \(local) (\(link.model.driver)) <-> \(ns)/\(peer)\"\n"
     }
 
@@ -119,7 +122,21 @@ public enum LinkSetup {
         ip addr flush dev \(name)
         ip addr add \(address)/24 dev \(name)
         ip link set \(name) up
+
+        """ + (link.model == .vmxnet3 ? xdpScript([name]) : "") + """
         echo "pair end \(end): \(name) (\(link.model.driver)) \(address)"
+
+        """
+    }
+
+    /// vmxnet3 (Linux 6.12) takes RX buffers from its page pool only while an XDP program is attached:
+    /// netrig attaches XDP_PASS (images/…/netrig-xdp), so the traffic passes through page_pool pages. A
+    /// kernel without the bpf() system call keeps the skb path, and the transcript says so.
+    static func xdpScript(_ ends: [String]) -> String {
+        let commands = ends.map { $0.hasPrefix("ip netns") ? $0 : "netrig-xdp \($0)" }.joined(separator: " && ")
+        return """
+        if \(commands); then echo "xdp: XDP_PASS attached, RX buffers come from the page pool"
+        else echo "xdp: not attached (kernel without CONFIG_BPF_SYSCALL?): RX bypasses the page pool"; fi
 
         """
     }

@@ -72,7 +72,8 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
                  guests: [any GuestSession], phase: Phase) async throws -> [String: CommandOutput] {
         let guest = guests[0]
         let serverGuest = link.topology == .pair ? guests[1] : guests[0]
-        let values = Self.substitutions(workload, link: link, programs: programs)
+        var values = Self.substitutions(workload, link: link, programs: programs)
+        values["mode"] = mode.name
         var outputs: [String: CommandOutput] = [:]
         let hasServer = !workload.server.isEmpty
         if hasServer {
@@ -115,6 +116,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
             "duration": String(workload.duration), "server_duration": String(workload.duration + 3),
             "local_ip": link.localAddress, "peer_ip": link.peerAddress,
             "local_if": link.localInterface, "peer_if": link.peerInterface, "peer_ns": link.peerNamespace,
+            "local_mac": link.localMAC, "peer_mac": link.peerMAC,
         ]
         for (name, path) in programs { values[name] = path }
         return values
