@@ -75,6 +75,9 @@ public struct WorkloadDefinition: Sendable, Codable, Equatable {
     /// The server keeps accepting connections and never exits on its own: netrig stops it once the
     /// client is done and its report is out.
     public var serverPersists: Bool?
+    /// Whether netrig attaches XDP_PASS to vmxnet3 ends (so RX comes from the page pool). nil means yes;
+    /// devmem_rx says no, because the kernel refuses to bind a dma-buf to a device running XDP (EEXIST).
+    public var xdpPass: Bool?
 
     public init(name: String, summary: String, topologies: [Topology], nics: [NICModel], requiredSymbols: [String],
                 programs: [GuestProgram], duration: Int, timeout: Duration, server: [String], client: [String],

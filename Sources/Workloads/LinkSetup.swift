@@ -4,15 +4,16 @@ import NetrigCore
 /// and addresses come from `NetworkLink`, never from workload files): the NICs are found by MAC, renamed,
 /// checked to be driven by the expected driver, addressed, and the link is proven with ping.
 public enum LinkSetup {
-    /// Wires `link` across `guests` (one for `loop`, two for `pair`) and returns the setup output.
-    public static func wire(_ link: NetworkLink, on guests: [any GuestSession], phase: Phase) async throws -> String {
+    /// Wires `link` across `guests` (one for `loop`, two for `pair`) and returns the setup output. With
+    /// `xdpPass`, vmxnet3 ends get XDP_PASS attached (see `xdpScript`).
+    public static func wire(_ link: NetworkLink, on guests: [any GuestSession], phase: Phase, xdpPass: Bool = true) async throws -> String {
         guard guests.count == link.topology.guestCount else {
             throw NetrigError(phase: phase, blame: .infrastructure, subject: link.label,
                               message: "the \(link.topology.rawValue) topology needs \(link.topology.guestCount) guest(s), got \(guests.count)")
         }
         let scripts: [String] = switch link.topology {
-        case .loop: [loopScript(link)]
-        case .pair: [pairEndScript(link, end: 0), pairEndScript(link, end: 1)]
+        case .loop: [loopScript(link, xdpPass: xdpPass)]
+        case .pair: [pairEndScript(link, end: 0, xdpPass: xdpPass), pairEndScript(link, end: 1, xdpPass: xdpPass)]
         }
         var transcript = ""
         for (guest, script) in zip(guests, scripts) {
@@ -51,7 +52,7 @@ public enum LinkSetup {
     }
 
     /// Both ends in one guest, the peer end in a network namespace.
-    static func loopScript(_ link: NetworkLink) -> String {
+    static func loopScript(_ link: NetworkLink, xdpPass: Bool = true) -> String {
         let local = link.localInterface, peer = link.peerInterface, ns = link.peerNamespace
         var script = "set -e\n" + findInterface + "ip netns del \(ns) 2>/dev/null || true\nip link del \(local) 2>/dev/null || true\n"
         switch link.model {
@@ -64,7 +65,7 @@ public enum LinkSetup {
         case .netdevsim:
             // Two netdevsim devices of one port each, linked across the namespaces (Linux 6.9+): what one
             // transmits, the other receives through its NAPI and page_pool.
-            let first = 100 + 2 * link.index, second = first + 1
+            let (first, second) = netdevsimIDs(link)
             script += """
             [ -w /sys/bus/netdevsim/new_device ] || { echo "netdevsim is not in this kernel (CONFIG_NETDEVSIM)" >&2; exit 4; }
             [ -w /sys/bus/netdevsim/link_device ] || { echo "this netdevsim cannot link devices (Linux 6.9 or newer)" >&2; exit 4; }
@@ -105,14 +106,14 @@ public enum LinkSetup {
         ip -n \(ns) link set lo up
 
         """
-        if link.model == .vmxnet3 {
+        if link.model == .vmxnet3 && xdpPass {
             script += xdpScript([link.localInterface, "ip netns exec \(ns) netrig-xdp \(peer)"])
         }
         return script + pingScript(link) + "echo \"loop: \(local) (\(link.model.driver)) <-> \(ns)/\(peer)\"\n"
     }
 
     /// One end of a `pair` link: end 0 takes the local name and address, end 1 the peer's.
-    static func pairEndScript(_ link: NetworkLink, end: Int) -> String {
+    static func pairEndScript(_ link: NetworkLink, end: Int, xdpPass: Bool = true) -> String {
         let (mac, name, address) = end == 0 ? (link.localMAC, link.localInterface, link.localAddress)
                                             : (link.peerMAC, link.peerInterface, link.peerAddress)
         return "set -e\n" + findInterface + """
@@ -123,10 +124,16 @@ public enum LinkSetup {
         ip addr add \(address)/24 dev \(name)
         ip link set \(name) up
 
-        """ + (link.model == .vmxnet3 ? xdpScript([name]) : "") + """
+        """ + (link.model == .vmxnet3 && xdpPass ? xdpScript([name]) : "") + """
         echo "pair end \(end): \(name) (\(link.model.driver)) \(address)"
 
         """
+    }
+
+    /// The netdevsim device IDs of a link's two ends: 100 and up, two per link, so that links of a matrix
+    /// and devices a workload creates itself never collide.
+    static func netdevsimIDs(_ link: NetworkLink) -> (Int, Int) {
+        (100 + 2 * link.index, 101 + 2 * link.index)
     }
 
     /// vmxnet3 (Linux 6.12) takes RX buffers from its page pool only while an XDP program is attached:
@@ -181,8 +188,8 @@ extension LinkSetup {
         var script = "ip -n \(ns) link set \(link.peerInterface) down 2>&1\nip link set \(link.localInterface) down 2>&1\n"
         switch link.model {
         case .netdevsim:
-            let first = 100 + 2 * link.index
-            script += "for id in \(first) \(first + 1); do echo $id > /sys/bus/netdevsim/del_device; done\n"
+            let (first, second) = netdevsimIDs(link)
+            script += "for id in \(first) \(second); do echo $id > /sys/bus/netdevsim/del_device; done\n"
         case .veth:
             script += "ip link del \(link.localInterface) 2>&1\n"
         case .virtioNet, .e1000e, .igb, .vmxnet3:

@@ -81,6 +81,7 @@ public struct WorkloadCatalog: Sendable {
             metrics: metrics, unsupported: unsupported)
         definition.clientSuccessStatuses = table["client_success_status"]?.array?.compactMap { $0.int.map(Int32.init) }
         definition.serverPersists = table["server_persists"]?.bool
+        definition.xdpPass = table["xdp_pass"]?.bool
         if let scripts = table["scripts"]?.table {
             var texts: [String: String] = [:]
             let directory = (path as NSString).deletingLastPathComponent

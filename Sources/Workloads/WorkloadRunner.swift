@@ -19,7 +19,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
             return WorkloadOutcome(status: .unsupported(reason: "\(workload.name) does not run on \(nic.rawValue) (it supports \(workload.nics.map(\.rawValue).joined(separator: ", ")))"),
                                    samples: [], transcript: "")
         }
-        var transcript = try await LinkSetup.wire(link, on: guests, phase: phase)
+        var transcript = try await LinkSetup.wire(link, on: guests, phase: phase, xdpPass: workload.xdpPass ?? true)
         var samples: [Sample] = []
         if warmup, let first = workload.modes.first {
             progress.status("\(side.rawValue): \(workload.name) warm-up on \(nic.rawValue)")
