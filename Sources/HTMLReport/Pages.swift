@@ -225,11 +225,13 @@ enum Pages {
                 element("h2", text: "\(metric.metric) (\(metric.unit))"),
                 element("p", ["class": "verdict-words " + metric.verdict.rawValue.replacingAll(" ", with: "-")], text: words(metric)),
                 Plots.strip(metric),
-                table(header: ["", "n", "median", "CV"], rows: [
+                table(header: ["", "n", "median", "CV", "guest CPU busy"], rows: [
                     [.text("baseline"), .text("\(metric.baseline.count)"), .text(Plots.number(metric.baselineMedian)),
-                     .text(Percent.format(Statistics.coefficientOfVariation(metric.baseline), signed: false))],
+                     .text(Percent.format(Statistics.coefficientOfVariation(metric.baseline), signed: false)),
+                     .text(metric.baselineCPU.map { String(format: "%.0f %%", $0) } ?? "-")],
                     [.text("patched"), .text("\(metric.patched.count)"), .text(Plots.number(metric.patchedMedian)),
-                     .text(Percent.format(Statistics.coefficientOfVariation(metric.patched), signed: false))],
+                     .text(Percent.format(Statistics.coefficientOfVariation(metric.patched), signed: false)),
+                     .text(metric.patchedCPU.map { String(format: "%.0f %%", $0) } ?? "-")],
                 ]),
                 facts([("delta", Percent.format(metric.delta)),
                        ("95 % interval", metric.interval.map { "[\(Percent.format($0.lowerBound)), \(Percent.format($0.upperBound))]" } ?? "-"),

@@ -3,9 +3,16 @@ import NetrigCore
 
 /// Text rendering of comparisons and runs for the terminal.
 enum ComparisonReport {
+    /// The guests' median CPU use per side while the samples were taken ("97→96%"), or "-".
+    static func cpuText(_ metric: MetricComparison) -> String {
+        guard metric.baselineCPU != nil || metric.patchedCPU != nil else { return "-" }
+        let side = { (value: Double?) in value.map { String(format: "%.0f", $0) } ?? "?" }
+        return "\(side(metric.baselineCPU))→\(side(metric.patchedCPU))%"
+    }
+
     static func table(_ comparison: Comparison, baselineLabel: String = "baseline", patchedLabel: String = "patched") -> String {
         var rows: [[String]] = [["metric", "unit", "\(baselineLabel) median (n, cv)", "\(patchedLabel) median (n, cv)", "delta",
-                                 "95% CI", "p", "threshold", "verdict"]]
+                                 "95% CI", "p", "threshold", "verdict", "cpu"]]
         for metric in comparison.metrics {
             rows.append([
                 metric.metric, metric.unit,
@@ -16,6 +23,7 @@ enum ComparisonReport {
                 String(format: "%.3f", metric.pValue),
                 percent(metric.threshold, signed: false),
                 metric.verdictText,
+                cpuText(metric),
             ])
         }
         var text = align(rows)

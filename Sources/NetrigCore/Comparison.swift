@@ -23,6 +23,10 @@ public struct MetricComparison: Sendable, Equatable, Codable {
     public var verdict: Verdict
     /// For an inconclusive verdict: repetitions per side that would detect `minimumEffect` with 90 % power.
     public var runsNeeded: Int?
+    /// Median CPU use (%) of the guests while the samples were taken, per side (`Sample.cpuBusy`): context
+    /// for the values, not part of the verdict. nil where the samples carry none.
+    public var baselineCPU: Double?
+    public var patchedCPU: Double?
 
     /// The verdict in words, with what to do about an inconclusive one.
     public var verdictText: String {
@@ -72,10 +76,17 @@ public struct Comparison: Sendable, Equatable {
         metrics = metricNames.map { name in
             let baseline = samples.filter { $0.metric == name && $0.side == .baseline }
             let patched = samples.filter { $0.metric == name && $0.side == .patched }
-            return Comparison.compare(metric: name, unit: (baseline.first ?? patched.first)?.unit ?? "",
-                                      higherIsBetter: (baseline.first ?? patched.first)?.higherIsBetter ?? true,
-                                      baseline: baseline.map(\.value), patched: patched.map(\.value),
-                                      minimumEffect: minimumEffect)
+            var comparison = Comparison.compare(metric: name, unit: (baseline.first ?? patched.first)?.unit ?? "",
+                                                higherIsBetter: (baseline.first ?? patched.first)?.higherIsBetter ?? true,
+                                                baseline: baseline.map(\.value), patched: patched.map(\.value),
+                                                minimumEffect: minimumEffect)
+            let cpu = { (samples: [Sample]) -> Double? in
+                let values = samples.compactMap(\.cpuBusy)
+                return values.isEmpty ? nil : Statistics.median(values)
+            }
+            comparison.baselineCPU = cpu(baseline)
+            comparison.patchedCPU = cpu(patched)
+            return comparison
         }
         let baselinePrints = Set(leaks.filter { $0.side == .baseline }.map(\.fingerprint))
         let patchedPrints = Set(leaks.filter { $0.side == .patched }.map(\.fingerprint))

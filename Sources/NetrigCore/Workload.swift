@@ -119,9 +119,14 @@ public struct Sample: Sendable, Codable, Equatable {
     public var repetition: Int
     public var value: Double
     public var higherIsBetter: Bool
+    /// How busy the guests' CPUs were while the sample was taken (the client step), in % of all their
+    /// CPUs: the client's guest, and the server's guest in the `pair` topology (in `loop` both ends share
+    /// one guest). Context for the value (the same throughput at more CPU is a cost), never compared alone.
+    public var cpuBusy: Double?
+    public var peerCPUBusy: Double?
 
     public init(side: Side, workload: String, nic: NICModel, metric: String, unit: String, repetition: Int,
-                value: Double, higherIsBetter: Bool) {
+                value: Double, higherIsBetter: Bool, cpuBusy: Double? = nil, peerCPUBusy: Double? = nil) {
         self.side = side
         self.workload = workload
         self.nic = nic
@@ -130,6 +135,32 @@ public struct Sample: Sendable, Codable, Equatable {
         self.repetition = repetition
         self.value = value
         self.higherIsBetter = higherIsBetter
+        self.cpuBusy = cpuBusy
+        self.peerCPUBusy = peerCPUBusy
+    }
+}
+
+/// The first line of `/proc/stat` (the sum over all CPUs, in clock ticks), read before and after a step
+/// to say how busy the CPUs were meanwhile.
+public struct CPUTimes: Sendable, Equatable {
+    public var busy: UInt64
+    public var total: UInt64
+
+    /// Parses "cpu  user nice system idle iowait irq softirq steal ...": idle and iowait are not busy;
+    /// guest time is already counted in user.
+    public init?(procStat text: String) {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return nil }
+        let fields = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
+        guard fields.count >= 4 else { return nil }
+        let counted = Array(fields.prefix(8))
+        total = counted.reduce(0, +)
+        busy = total - counted[3] - (counted.count > 4 ? counted[4] : 0)
+    }
+
+    /// The busy share between two readings, in %; nil when no tick passed.
+    public static func busyPercent(from start: CPUTimes, to end: CPUTimes) -> Double? {
+        guard end.total > start.total, end.busy >= start.busy else { return nil }
+        return Double(end.busy - start.busy) / Double(end.total - start.total) * 100
     }
 }
 

@@ -127,6 +127,9 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         migrator.registerMigration("v4-config-changes") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN config_changes_json TEXT")
         }
+        migrator.registerMigration("v5-sample-cpu") { db in
+            try db.execute(sql: "ALTER TABLE samples ADD COLUMN cpu_busy REAL; ALTER TABLE samples ADD COLUMN peer_cpu_busy REAL")
+        }
         return migrator
     }
 
@@ -218,10 +221,11 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
             let bootID = db.lastInsertedRowID
             for sample in samples {
                 try db.execute(sql: """
-                    INSERT INTO samples (run_id, boot_id, side, workload, nic, metric, unit, repetition, value, higher_is_better)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO samples (run_id, boot_id, side, workload, nic, metric, unit, repetition, value, higher_is_better,
+                                         cpu_busy, peer_cpu_busy)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [run, bootID, sample.side.rawValue, sample.workload, sample.nic.rawValue, sample.metric,
-                                     sample.unit, sample.repetition, sample.value, sample.higherIsBetter])
+                                     sample.unit, sample.repetition, sample.value, sample.higherIsBetter, sample.cpuBusy, sample.peerCPUBusy])
             }
             for leak in collected.leaks {
                 try db.execute(sql: """
@@ -287,7 +291,8 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
             let samples = try Row.fetchAll(db, sql: "SELECT * FROM samples WHERE run_id = ? ORDER BY id", arguments: [id]).compactMap { r -> Sample? in
                 guard let side = Side(rawValue: r["side"]), let nic = NICModel(rawValue: r["nic"]) else { return nil }
                 return Sample(side: side, workload: r["workload"], nic: nic, metric: r["metric"], unit: r["unit"],
-                              repetition: r["repetition"], value: r["value"], higherIsBetter: r["higher_is_better"])
+                              repetition: r["repetition"], value: r["value"], higherIsBetter: r["higher_is_better"],
+                              cpuBusy: r["cpu_busy"], peerCPUBusy: r["peer_cpu_busy"])
             }
             let leaks = try Row.fetchAll(db, sql: "SELECT * FROM leaks WHERE run_id = ? ORDER BY id", arguments: [id]).compactMap { r -> Leak? in
                 guard let side = Side(rawValue: r["side"]) else { return nil }

@@ -23,7 +23,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         var samples: [Sample] = []
         if warmup, let first = workload.modes.first {
             progress.status("\(side.rawValue): \(workload.name) warm-up on \(nic.rawValue)")
-            let outputs = try await runOnce(workload, mode: first, link: link, programs: programs, guests: guests, phase: phase)
+            let (outputs, _) = try await runOnce(workload, mode: first, link: link, programs: programs, guests: guests, phase: phase)
             transcript += "## warm-up (\(first.name), discarded)\n"
             for (step, output) in outputs.sorted(by: { $0.key < $1.key }) {
                 transcript += "### \(step) (status \(output.exitStatus))\n\(output.standardOutput)\(output.standardError)\n"
@@ -32,7 +32,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         for mode in workload.modes {
             for repetition in firstRepetition..<(firstRepetition + repetitions) {
                 progress.status("\(side.rawValue): \(workload.name) \(mode.name) #\(repetition) on \(nic.rawValue)")
-                let outputs = try await runOnce(workload, mode: mode, link: link, programs: programs, guests: guests, phase: phase)
+                let (outputs, cpu) = try await runOnce(workload, mode: mode, link: link, programs: programs, guests: guests, phase: phase)
                 transcript += "## \(mode.name) #\(repetition)\n"
                 for (step, output) in outputs.sorted(by: { $0.key < $1.key }) {
                     transcript += "### \(step) (status \(output.exitStatus))\n\(output.standardOutput)\(output.standardError)\n"
@@ -57,7 +57,8 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
                                           details: text.lastLines(5))
                     }
                     samples.append(Sample(side: side, workload: workload.name, nic: nic, metric: "\(mode.name)/\(metric.name)",
-                                          unit: metric.unit, repetition: repetition, value: value, higherIsBetter: metric.higherIsBetter))
+                                          unit: metric.unit, repetition: repetition, value: value, higherIsBetter: metric.higherIsBetter,
+                                          cpuBusy: cpu.first ?? nil, peerCPUBusy: cpu.count > 1 ? cpu[1] : nil))
                 }
             }
         }
@@ -67,9 +68,9 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
     }
 
     /// Runs the server in the background (when there is one) and the client in the foreground; returns the
-    /// output of each step by name.
+    /// output of each step by name, and how busy each guest's CPUs were (%) during the client step.
     func runOnce(_ workload: WorkloadDefinition, mode: WorkloadMode, link: NetworkLink, programs: [String: String],
-                 guests: [any GuestSession], phase: Phase) async throws -> [String: CommandOutput] {
+                 guests: [any GuestSession], phase: Phase) async throws -> ([String: CommandOutput], [Double?]) {
         let guest = guests[0]
         let serverGuest = link.topology == .pair ? guests[1] : guests[0]
         var values = Self.substitutions(workload, link: link, programs: programs)
@@ -84,11 +85,19 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
             _ = try await serverGuest.runScript(start, timeout: .seconds(30))
         }
         let client = Self.fill(workload.client + mode.clientArguments, values)
+        let measured = link.topology == .pair ? [guest, serverGuest] : [guest]
+        var before: [CPUTimes?] = []
+        for end in measured { before.append(try await Self.cpuTimes(of: end)) }
         do {
             outputs["client"] = try await guest.run(client, timeout: workload.timeout)
         } catch {
             throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) (\(mode.name)) on guest \(guest.name)",
                               message: "the client step failed or exceeded its timeout of \(workload.timeout): \(error)")
+        }
+        var cpu: [Double?] = []
+        for (end, start) in zip(measured, before) {
+            let after = try await Self.cpuTimes(of: end)
+            cpu.append(start.flatMap { start in after.flatMap { CPUTimes.busyPercent(from: start, to: $0) } })
         }
         if hasServer {
             // A server that exits by itself gets 20 s after the client; one that persists gets a second for
@@ -108,7 +117,11 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
             server.exitStatus = server.standardError.contains("netrig: server still running") ? 1 : 0
             outputs["server"] = server
         }
-        return outputs
+        return (outputs, cpu)
+    }
+
+    static func cpuTimes(of guest: any GuestSession) async throws -> CPUTimes? {
+        CPUTimes(procStat: try await guest.run(["head", "-n", "1", "/proc/stat"], timeout: .seconds(30)).standardOutput)
     }
 
     static func substitutions(_ workload: WorkloadDefinition, link: NetworkLink, programs: [String: String]) -> [String: String] {

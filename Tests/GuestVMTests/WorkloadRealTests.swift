@@ -56,6 +56,8 @@ import Testing
                                                   "sendfile/throughput", "sendfile/sender_cpu", "sendfile/receiver_cpu"])
         #expect(outcome.samples.allSatisfy { $0.value > 0 }, "\(outcome.samples.map { "\($0.metric)=\($0.value)" })")
         #expect(outcome.samples.filter { $0.metric.hasSuffix("cpu") }.allSatisfy { !$0.higherIsBetter && $0.unit == "%" })
+        #expect(outcome.samples.allSatisfy { ($0.cpuBusy ?? 0) > 0 && ($0.cpuBusy ?? 101) <= 100 && $0.peerCPUBusy == nil },
+                "the guest's CPU use from /proc/stat, one guest in loop: \(outcome.samples.map { $0.cpuBusy ?? -1 })")
         #expect(outcome.transcript.contains("loop: nr0 (vmxnet3)"))
         #expect(outcome.transcript.contains("xdp: XDP_PASS attached, RX buffers come from the page pool"))
     }

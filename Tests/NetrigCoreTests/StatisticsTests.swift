@@ -20,6 +20,23 @@ import Testing
         #expect(single.verdict == .inconclusive, "one run per side measures nothing")
     }
 
+    @Test func cpuUseComesFromProcStatDeltasAndIsShownPerSide() throws {
+        // Two real readings of /proc/stat's first line from a 2-vCPU guest, 2 s apart under iperf3.
+        let before = try #require(CPUTimes(procStat: "cpu  120 0 340 5000 12 0 30 0 0 0\ncpu0 60 0 170 2500 6 0 15 0 0 0\n"))
+        let after = try #require(CPUTimes(procStat: "cpu  170 0 650 5088 12 0 92 0 0 0\n"))
+        #expect(before.total == 5502 && before.busy == 490)
+        #expect(CPUTimes.busyPercent(from: before, to: after) == 422.0 / 510.0 * 100)
+        #expect(CPUTimes.busyPercent(from: after, to: after) == nil, "no tick passed")
+        #expect(CPUTimes(procStat: "intr 1 2 3") == nil)
+        let samples = [(Side.baseline, 90.0), (.baseline, 94), (.baseline, 92), (.patched, 97), (.patched, 99)].enumerated().map { index, pair in
+            Sample(side: pair.0, workload: "iperf3", nic: .vmxnet3, metric: "copy/throughput", unit: "MiB/s", repetition: index,
+                   value: 100, higherIsBetter: true, cpuBusy: pair.1)
+        }
+        let metric = try #require(Comparison(samples: samples, leaks: [], splats: []).metrics.first)
+        #expect(metric.baselineCPU == 92 && metric.patchedCPU == 98)
+        #expect(metric.verdict == .noChange, "the same throughput; CPU use is context, not part of the verdict")
+    }
+
     @Test func coefficientOfVariation() {
         #expect(Statistics.coefficientOfVariation([10, 10, 10]) == 0)
         let cv = Statistics.coefficientOfVariation([9, 10, 11])

@@ -27,7 +27,7 @@ import Testing
                               consoleLog: "/c.log", dmesg: "dmesg text", workloadTranscript: "t", unsupportedReason: nil,
                               kmemleakReport: "unreferenced object 0x1 (size 64):")
         let sample = Sample(side: .patched, workload: "msg_zerocopy", nic: .vmxnet3, metric: "copy/throughput", unit: "MiB/s",
-                            repetition: 1, value: 19.6875, higherIsBetter: true)
+                            repetition: 1, value: 19.6875, higherIsBetter: true, cpuBusy: 97.5, peerCPUBusy: 41)
         let leak = Leak(side: .patched, size: 64, comm: "ip", backtrace: ["a+0x1/0x2", "b+0x3/0x4"], fingerprint: "b", raw: "r", round: 2)
         let splat = Splat(side: .patched, kind: .stalledPool, title: "stalled", text: "stalled pool shutdown")
         try await store.recordBoot(id, boot, samples: [sample], collected: Collected(leaks: [leak], splats: [splat], dmesg: "dmesg text"))
