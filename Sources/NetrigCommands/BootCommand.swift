@@ -21,29 +21,10 @@ struct BootCommand: AsyncParsableCommand {
     @Option(help: "The kernel image (bzImage) to boot; its NIC drivers must be built in (the guest loads no modules).")
     var kernel: String
 
-    @Option(help: "NIC models to wire, comma-separated: \(NICModel.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var nics: String = NICModel.virtioNet.rawValue
-
-    @Option(help: "loop (one guest, both ends of each link) or pair (two guests).")
-    var topology: String = Topology.loop.rawValue
-
-    @Flag(help: "A virtual Intel IOMMU in strict mode.")
-    var viommu = false
-
-    @Option(help: "Extra kernel command-line arguments, space-separated.")
-    var append: String?
-
-    @Option(help: "Accelerator: kvm or tcg (default: probe KVM, fall back to TCG).")
-    var accel: String?
+    @OptionGroup var guest: GuestOptions
 
     @Option(help: "real, or virtual (QEMU icount, TCG only: the clock throughput is measured in by default under TCG).")
     var clock: String = MeasurementClock.real.rawValue
-
-    @Option(help: "Guest memory in MiB.")
-    var memory: Int = 1024
-
-    @Option(help: "Guest vCPUs.")
-    var vcpus: Int = 2
 
     @Option(help: "Boot this many times one after the other and print each boot's times.")
     var count: Int = 1
@@ -59,15 +40,13 @@ struct BootCommand: AsyncParsableCommand {
         let progress = TerminalProgress()
         guard FileManager.default.fileExists(atPath: kernel) else { throw ValidationError("--kernel \(kernel): no such file") }
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
-        guard let topologyChoice = Topology(rawValue: topology) else { throw ValidationError("--topology must be loop or pair") }
+        let topologyChoice = try guest.topologyChoice() ?? .loop
         guard let clockChoice = MeasurementClock(rawValue: clock) else { throw ValidationError("--clock must be real or virtual") }
-        let models = try nics.split(separator: ",").map { name -> NICModel in
-            guard let model = NICModel(rawValue: String(name)) else { throw ValidationError("unknown NIC '\(name)'") }
-            guard model.topologies.contains(topologyChoice) else {
-                throw ValidationError("\(name) devices live inside one kernel: use --topology loop")
-            }
-            return model
+        let models = try guest.nicModels()
+        if let local = models.first(where: { !$0.topologies.contains(topologyChoice) }) {
+            throw ValidationError("\(local.rawValue) devices live inside one kernel: use --topology loop")
         }
+        let extraArguments = try guest.extraCommandLine()
         let links = models.enumerated().map { NetworkLink(model: $1, topology: topologyChoice, index: $0) }
         let directories = global.directories
         let launcher = LibvirtGuestLauncher(uri: global.libvirtURI, privateKey: directories.sshKey, keep: keep,
@@ -76,8 +55,7 @@ struct BootCommand: AsyncParsableCommand {
         if let (model, reason) = missing.first { throw ValidationError("\(model.rawValue) is unsupported here: \(reason)") }
         let image = try await RecipeImageProvider(recipeDirectory: layout.defaultImage, directories: directories).prepareImage(progress: progress)
         let accelerator: Accelerator
-        if let accel {
-            guard let forced = Accelerator(rawValue: accel) else { throw ValidationError("--accel must be kvm or tcg") }
+        if let forced = try guest.accelerator() {
             accelerator = forced
         } else {
             let probed = await QEMUAcceleratorProbe().probe(kernel: kernel)
@@ -90,8 +68,8 @@ struct BootCommand: AsyncParsableCommand {
         for boot in 1...count {
             let specs = (0..<topologyChoice.guestCount).map { end in
                 GuestSpec(name: end == 0 ? "boot" : "boot-peer", kernelImage: kernel, rootImage: image,
-                          extraCommandLine: append?.split(separator: " ").map(String.init) ?? [], memoryMiB: memory, vcpus: vcpus,
-                          links: links, end: end, viommu: viommu, accelerator: accelerator, clock: clockChoice,
+                          extraCommandLine: extraArguments, memoryMiB: guest.memory, vcpus: guest.vcpus,
+                          links: links, end: end, viommu: guest.viommu, accelerator: accelerator, clock: clockChoice,
                           workDirectory: scratch + "/\(boot)-\(end)", phase: .testBaseline, blameForKernel: .usage)
             }
             status = try await SignalCancellation.run { [command] in

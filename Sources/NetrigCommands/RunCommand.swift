@@ -31,21 +31,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "A config matrix: named configs, comma-separated (a run per config, one verdict).")
     var configs: String?
 
-    @Option(name: [.customLong("nics"), .customLong("nic")],
-            help: "NIC models under test, comma-separated (a run per NIC, one verdict): \(NICModel.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var nics: String = NICModel.virtioNet.rawValue
-
-    @Option(help: "How the NICs are wired: loop (one guest, both ends) or pair (two guests); default: the workload's first.")
-    var topology: String?
-
-    @Flag(help: "Boot with a virtual Intel IOMMU in strict mode (intel_iommu=on iommu.strict=1); the config needs CONFIG_INTEL_IOMMU.")
-    var viommu = false
-
-    @Flag(help: "Bounce every streaming DMA mapping through swiotlb (swiotlb=force).")
-    var swiotlb = false
-
-    @Option(help: "Extra kernel command-line arguments for every guest, space-separated (e.g. \"nokaslr page_poison=1\").")
-    var append: String?
+    @OptionGroup var guest: GuestOptions
 
     @Option(help: "Workload from workloads/.")
     var workload: String = "msg_zerocopy"
@@ -65,15 +51,6 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Measurement clock: virtual (QEMU icount, TCG only) or real. Default: virtual under TCG, real under KVM.")
     var clock: String?
 
-    @Option(help: "Accelerator: kvm or tcg (default: probe KVM, fall back to TCG).")
-    var accel: String?
-
-    @Option(help: "Guest memory in MiB.")
-    var memory: Int = 1024
-
-    @Option(help: "Guest vCPUs.")
-    var vcpus: Int = 2
-
     @Flag(help: "Leave the guests running after the run (for netrig ssh / virsh).")
     var keep = false
 
@@ -85,33 +62,16 @@ struct RunCommand: AsyncParsableCommand {
         let layout = ProjectLayout.locate()
         let progress = TerminalProgress()
         let seriesPath = series ?? layout.defaultSeries
-        let nicModels = try nics.split(separator: ",").map { $0.trimmingWhitespace }.filter { !$0.isEmpty }.map { name in
-            guard let model = NICModel(rawValue: name) else {
-                throw ValidationError("unknown NIC '\(name)'; choose from \(NICModel.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return model
-        }
-        guard !nicModels.isEmpty, Set(nicModels).count == nicModels.count else {
-            throw ValidationError("--nics needs distinct NIC models, e.g. virtio-net,vmxnet3")
-        }
-        let topologyChoice = try topology.map { value -> Topology in
-            guard let choice = Topology(rawValue: value) else { throw ValidationError("--topology must be loop or pair") }
-            return choice
-        }
-        let extraArguments = (append?.split(separator: " ").map(String.init) ?? []) + (swiotlb ? ["swiotlb=force"] : [])
-        if let bad = extraArguments.first(where: { $0.contains { "'\"`$;\\".contains($0) } || $0.hasPrefix("init=") || $0.hasPrefix("root=") }) {
-            throw ValidationError("--append '\(bad)': quotes, shell characters, init= and root= are not allowed (netrig's init must run)")
-        }
+        let nicModels = try guest.nicModels()
+        let topologyChoice = try guest.topologyChoice()
+        let extraArguments = try guest.extraCommandLine()
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
         guard maxRepetitions >= repetitions else { throw ValidationError("--max-repetitions must be at least --repetitions (\(repetitions))") }
         let clockChoice = try clock.map { value -> MeasurementClock in
             guard let choice = MeasurementClock(rawValue: value) else { throw ValidationError("--clock must be virtual or real") }
             return choice
         }
-        let accelChoice = try accel.map { value -> Accelerator in
-            guard let choice = Accelerator(rawValue: value) else { throw ValidationError("--accel must be kvm or tcg") }
-            return choice
-        }
+        let accelChoice = try guest.accelerator()
         let configNames = (configs?.split(separator: ",").map { $0.trimmingWhitespace } ?? [config]).filter { !$0.isEmpty }
         guard !configNames.isEmpty, Set(configNames).count == configNames.count else {
             throw ValidationError("--configs needs distinct config names, e.g. default,devmem-off")
@@ -210,9 +170,9 @@ extension RunCommand {
               accelerator: Accelerator?, seriesLabel: String) -> RunPlan {
         RunPlan(treeRequest: tree, baseRequest: base, seriesPath: seriesLabel, configName: config, nic: nic,
                 workload: workload, repetitions: repetitions, leakCheck: !noLeakCheck, clock: clock,
-                accelerator: accelerator, memoryMiB: memory, vcpus: vcpus,
+                accelerator: accelerator, memoryMiB: guest.memory, vcpus: guest.vcpus,
                 commandLine: ["netrig"] + CommandLine.arguments.dropFirst(), buildOnly: buildOnly,
-                maxRepetitions: maxRepetitions, topology: topology, viommu: viommu, extraCommandLine: extra)
+                maxRepetitions: maxRepetitions, topology: topology, viommu: guest.viommu, extraCommandLine: extra)
     }
 }
 
