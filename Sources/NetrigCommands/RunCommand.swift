@@ -54,6 +54,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Leave the guests running after the run (for netrig ssh / virsh).")
     var keep = false
 
+    @Option(help: "Continue the failed or interrupted run RUN from where it stopped: builds come from the cache, stored boots are kept. Its own plan, series and workload are used; other options are ignored.")
+    var resume: Int64?
+
     @OptionGroup var report: JSONOption
     var json: String? { report.json }
 
@@ -61,6 +64,10 @@ struct RunCommand: AsyncParsableCommand {
         let say = HumanOutput(json: json)
         let layout = ProjectLayout.locate()
         let progress = TerminalProgress()
+        if let resume {
+            try await resumeRun(resume, say: say, layout: layout, progress: progress)
+            return
+        }
         let seriesPath = series ?? layout.defaultSeries
         let nicModels = try guest.nicModels()
         let topologyChoice = try guest.topologyChoice()
@@ -95,24 +102,8 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitWithVerdict(code: error.blame == .infrastructure ? Verdict.error.exitCode : Verdict.fail.exitCode)
         }
 
-        let directories = global.directories
         let store = try SQLiteRunStore(path: global.storePath)
-        // Console logs and domain XML of each boot live beside the store they belong to.
-        let runsDirectory = (global.storePath as NSString).deletingLastPathComponent + "/runs"
-        let engine = RunEngine(
-            kernel: LocalKernelPipeline(directories: directories, kconfigDirectory: layout.kconfigs, progress: progress),
-            images: RecipeImageProvider(recipeDirectory: layout.defaultImage, directories: directories),
-            accelerators: QEMUAcceleratorProbe(),
-            guests: LibvirtGuestLauncher(uri: global.libvirtURI, privateKey: directories.sshKey, keep: keep,
-                                         keptGuests: KeptGuestRegistry(directory: directories.keptGuests), progress: progress),
-            workloads: GuestWorkloadRunner(progress: progress),
-            collector: KernelCollector(),
-            store: store,
-            progress: progress,
-            concurrentMeasurements: ProcessInfo.processInfo.activeProcessorCount >= 4,
-            clock: { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
-            timestamp: { SQLiteRunStore.timestamp() },
-            workDirectory: { run, side in runsDirectory + "/\(run)/\(side.rawValue)" })
+        let engine = makeEngine(store: store, layout: layout, progress: progress)
 
         progress.note("series: '\(parsedSeries.title)', \(parsedSeries.patches.count) patch(es) from \(seriesLabel)")
         var outcomes: [RunEngine.Outcome] = []
@@ -128,19 +119,85 @@ struct RunCommand: AsyncParsableCommand {
                             accelerator: accelChoice, seriesLabel: seriesLabel)
             let outcome = try await SignalCancellation.run { try await engine.run(plan: plan, series: parsedSeries, workload: workloadDefinition) }
             outcomes.append(outcome)
-            if let stored = try await store.loadRun(outcome.run) {
-                say(ComparisonReport.header(stored), terminator: "")
-            }
-            if let comparison = outcome.comparison {
-                say(ComparisonReport.table(comparison), terminator: "")
-            }
-            if let error = outcome.error {
-                say("error: \(error)")
-                say("the run is stored as failed in phase \(error.phase.rawValue): netrig runs / netrig show \(outcome.run)")
-            }
-            say("verdict: \(outcome.verdict.rawValue) (run \(outcome.run), config \(name), NIC \(model.rawValue), store \(global.storePath))")
+            try await report(outcome, config: name, nic: model, store: store, say: say)
             if Task.isCancelled { break }
         }
+        try await finish(outcomes, labels: labels, store: store, say: say)
+    }
+}
+
+extension RunCommand {
+    func makeEngine(store: SQLiteRunStore, layout: ProjectLayout, progress: TerminalProgress) -> RunEngine {
+        let directories = global.directories
+        // Console logs and domain XML of each boot live beside the store they belong to.
+        let runsDirectory = (global.storePath as NSString).deletingLastPathComponent + "/runs"
+        return RunEngine(
+            kernel: LocalKernelPipeline(directories: directories, kconfigDirectory: layout.kconfigs, progress: progress),
+            images: RecipeImageProvider(recipeDirectory: layout.defaultImage, directories: directories),
+            accelerators: QEMUAcceleratorProbe(),
+            guests: LibvirtGuestLauncher(uri: global.libvirtURI, privateKey: directories.sshKey, keep: keep,
+                                         keptGuests: KeptGuestRegistry(directory: directories.keptGuests), progress: progress),
+            workloads: GuestWorkloadRunner(progress: progress),
+            collector: KernelCollector(),
+            store: store,
+            progress: progress,
+            concurrentMeasurements: ProcessInfo.processInfo.activeProcessorCount >= 4,
+            clock: { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
+            timestamp: { SQLiteRunStore.timestamp() },
+            workDirectory: { run, side in runsDirectory + "/\(run)/\(side.rawValue)" })
+    }
+
+    /// `--resume RUN`: the stored run goes on under its own id with its own plan, series and workload.
+    func resumeRun(_ id: Int64, say: HumanOutput, layout: ProjectLayout, progress: TerminalProgress) async throws {
+        let store = try SQLiteRunStore(path: global.storePath)
+        func refuse(_ message: String) -> ValidationError { ValidationError("--resume \(id): \(message)") }
+        guard let stored = try await store.loadRun(id) else { throw refuse("no such run in \(global.storePath)") }
+        switch stored.summary.status {
+        case .completed:
+            throw refuse("the run completed (verdict \(stored.summary.verdict?.rawValue ?? "-")); nothing to resume")
+        case .running where RunLiveness.isAlive(stored.summary.owner):
+            throw refuse("the run is still going in process \(stored.summary.owner.map { "\($0.pid) on \($0.host)" } ?? "?")")
+        case .running, .failed:
+            break
+        }
+        guard let series = stored.series else {
+            throw refuse("the run stopped before its series was read; start it again with netrig run")
+        }
+        let workload: WorkloadDefinition
+        do {
+            workload = try stored.environment?.workload ?? WorkloadCatalog(directory: layout.workloads).load(stored.plan.workload)
+        } catch let error as NetrigError {
+            throw refuse("\(error)")
+        }
+        let kept = stored.boots.count
+        progress.note("resuming run \(id) (\(stored.summary.status == .failed ? "failed in \(stored.summary.failedPhase?.rawValue ?? "?")" : "interrupted")): "
+                      + "\(kept) stored boot(s) kept, builds from the cache; '\(series.title)', config \(stored.plan.configName), "
+                      + "NIC \(stored.plan.nic.rawValue), workload \(workload.name)")
+        let engine = makeEngine(store: store, layout: layout, progress: progress)
+        let outcome = try await SignalCancellation.run {
+            try await engine.run(plan: stored.plan, series: series, workload: workload, resuming: stored)
+        }
+        try await report(outcome, config: stored.plan.configName, nic: stored.plan.nic, store: store, say: say)
+        try await finish([outcome], labels: [stored.plan.configName], store: store, say: say)
+    }
+
+    /// The terminal report of one run of the matrix.
+    func report(_ outcome: RunEngine.Outcome, config: String, nic: NICModel, store: SQLiteRunStore, say: HumanOutput) async throws {
+        if let stored = try await store.loadRun(outcome.run) {
+            say(ComparisonReport.header(stored), terminator: "")
+        }
+        if let comparison = outcome.comparison {
+            say(ComparisonReport.table(comparison), terminator: "")
+        }
+        if let error = outcome.error {
+            say("error: \(error)")
+            say("the run is stored as failed in phase \(error.phase.rawValue): netrig show \(outcome.run), or continue it with netrig run --resume \(outcome.run)")
+        }
+        say("verdict: \(outcome.verdict.rawValue) (run \(outcome.run), config \(config), NIC \(nic.rawValue), store \(global.storePath))")
+    }
+
+    /// HTML pages, the matrix verdict, the JSON document and the exit status, after every run of the matrix.
+    func finish(_ outcomes: [RunEngine.Outcome], labels: [String], store: SQLiteRunStore, say: HumanOutput) async throws {
         let verdict = Verdict.combined(outcomes.map(\.verdict))
         // The HTML pages beside the store follow every run; a failure to write them does not change the verdict.
         let pages = HTMLPages.defaultDirectory(store: global.storePath)
@@ -163,9 +220,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         if verdict != .pass { throw ExitWithVerdict(code: verdict.exitCode) }
     }
-}
 
-extension RunCommand {
     func plan(config: String, nic: NICModel, topology: Topology?, extra: [String], clock: MeasurementClock?,
               accelerator: Accelerator?, seriesLabel: String) -> RunPlan {
         RunPlan(treeRequest: tree, baseRequest: base, seriesPath: seriesLabel, configName: config, nic: nic,
@@ -173,6 +228,14 @@ extension RunCommand {
                 accelerator: accelerator, memoryMiB: guest.memory, vcpus: guest.vcpus,
                 commandLine: ["netrig"] + CommandLine.arguments.dropFirst(), buildOnly: buildOnly,
                 maxRepetitions: maxRepetitions, topology: topology, viommu: guest.viommu, extraCommandLine: extra)
+    }
+}
+
+/// Whether a run's owning process is still alive: only answerable on its own host.
+enum RunLiveness {
+    static func isAlive(_ owner: RunOwner?) -> Bool {
+        guard let owner, owner.host == ProcessInfo.processInfo.hostName else { return false }
+        return kill(owner.pid, 0) == 0 || errno == EPERM
     }
 }
 

@@ -19,7 +19,11 @@ struct RunsCommand: AsyncParsableCommand {
         }
         var rows = [["id", "started", "status", "verdict", "series", "tree", "base", "config", "nic", "workload"]]
         for run in runs {
-            let status = run.status == .failed ? "failed in \(run.failedPhase?.rawValue ?? "?")" : run.status.rawValue
+            let status = switch run.status {
+            case .failed: "failed in \(run.failedPhase?.rawValue ?? "?")"
+            case .running where !RunLiveness.isAlive(run.owner): "interrupted"
+            default: run.status.rawValue
+            }
             rows.append([String(run.id), run.startedAt, status, run.verdict?.rawValue ?? "-", String(run.seriesTitle.prefix(48)),
                          run.treeName, String(run.baseCommit.prefix(12)), run.configName, run.nic, run.workload])
         }

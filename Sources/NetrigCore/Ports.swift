@@ -35,6 +35,8 @@ public protocol AcceleratorProbe: Sendable {
 /// Where runs are kept. SQLite serves one machine; the protocol lets PostgreSQL serve a fleet.
 public protocol RunRecorder: Sendable {
     func createRun(plan: RunPlan, startedAt: String) async throws -> RunID
+    /// Takes a failed or interrupted run up again (running, owned by this process), keeping what it holds.
+    func resumeRun(_ run: RunID) async throws
     func recordTree(_ run: RunID, tree: KernelTree) async throws
     func recordSeries(_ run: RunID, series: Series, applied: AppliedSeries?) async throws
     /// What the measurements depend on besides the kernels: runs that differ in it are not compared.

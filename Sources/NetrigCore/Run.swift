@@ -173,10 +173,13 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var status: RunStatus
     public var verdict: Verdict?
     public var failedPhase: Phase?
+    /// The process that runs (or ran) it.
+    public var owner: RunOwner?
 
     public init(id: RunID, startedAt: String, seriesTitle: String, treeName: String, baseCommit: String,
                 configName: String, nic: String, workload: String, status: RunStatus, verdict: Verdict?,
-                failedPhase: Phase?) {
+                failedPhase: Phase?, owner: RunOwner? = nil) {
+        self.owner = owner
         self.id = id
         self.startedAt = startedAt
         self.seriesTitle = seriesTitle
@@ -188,6 +191,18 @@ public struct RunSummary: Sendable, Codable, Equatable {
         self.status = status
         self.verdict = verdict
         self.failedPhase = failedPhase
+    }
+}
+
+/// The process running a run, so that a run left "running" by a process that is gone can be told from
+/// one that is still going.
+public struct RunOwner: Sendable, Codable, Equatable {
+    public var host: String
+    public var pid: Int32
+
+    public init(host: String, pid: Int32) {
+        self.host = host
+        self.pid = pid
     }
 }
 

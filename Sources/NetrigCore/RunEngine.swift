@@ -50,13 +50,24 @@ public struct RunEngine: Sendable {
         public var error: NetrigError?
     }
 
-    public func run(plan: RunPlan, series: Series, workload: WorkloadDefinition) async throws -> Outcome {
-        let runID = try await store.createRun(plan: plan, startedAt: timestamp())
+    /// Runs `plan`. With `resuming` (a failed or interrupted run, loaded from the store), the run goes on
+    /// under its own id: the builds come back from the build cache, and every boot it stored is kept
+    /// instead of being booted again, so only what had not completed runs.
+    public func run(plan: RunPlan, series: Series, workload: WorkloadDefinition, resuming: StoredRun? = nil) async throws -> Outcome {
+        let runID: RunID
+        if let resuming {
+            runID = resuming.summary.id
+            try await store.resumeRun(runID)
+        } else {
+            runID = try await store.createRun(plan: plan, startedAt: timestamp())
+        }
+        let prior = resuming.map { PriorResults($0, guestsPerBoot: (plan.topology ?? workload.topologies.first ?? .loop).guestCount) }
         var patchBuilds: [PatchBuild] = []
         do {
             if plan.buildOnly != true { try await checkGuests(plan, workload: workload) }
             let artifacts = try await buildKernels(runID, plan: plan, series: series, workload: workload, patchBuilds: &patchBuilds)
-            let comparison = plan.buildOnly == true ? nil : try await test(runID, plan: plan, workload: workload, artifacts: artifacts)
+            let comparison = plan.buildOnly == true ? nil
+                : try await test(runID, plan: plan, workload: workload, artifacts: artifacts, prior: prior)
             let findings = Finding.from(patchBuilds, plan: plan) + (comparison.map { Finding.from($0, plan: plan) } ?? [])
             let verdict: Verdict = findings.isEmpty ? .pass : .fail
             try await store.finishRun(runID, status: .completed, verdict: verdict, error: nil)
@@ -171,7 +182,7 @@ public struct RunEngine: Sendable {
     }
 
     private func test(_ runID: RunID, plan: RunPlan, workload: WorkloadDefinition,
-                      artifacts: [Side: KernelArtifact]) async throws -> Comparison {
+                      artifacts: [Side: KernelArtifact], prior: PriorResults?) async throws -> Comparison {
         let image = try await timed(.buildImage, runID, detail: "guest root filesystem") {
             try await images.prepareImage(progress: progress)
         }
@@ -202,10 +213,24 @@ public struct RunEngine: Sendable {
         let parallel = clock == .virtual && concurrentMeasurements
         let built = artifacts
         var measured: [Side: SideResult] = [:]
+        // A resumed run keeps the splats of the throughput boots it stored; their samples come back round by round.
+        for side in Side.allCases {
+            if let splats = prior?.throughputSplats[side], !splats.isEmpty { measured[side] = SideResult(samples: [], leaks: [], splats: splats) }
+        }
         /// One round of throughput boots: both sides at once, or one after the other (baseline first).
         func measureRound(_ round: Int, count: Int, firstRepetition: Int, label: String) async throws {
+            var sides = plannedSides
+            if let prior {
+                let repetitions = Set(firstRepetition..<(firstRepetition + count))
+                for (side, _) in plannedSides {
+                    guard let kept = prior.samples(side, repetitions: repetitions) else { continue }
+                    measured[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(SideResult(samples: kept, leaks: [], splats: []))
+                    sides.removeAll { $0.0 == side }
+                    progress.note("\(side.rawValue): repetitions \(firstRepetition)–\(firstRepetition + count - 1) kept from the stored run")
+                }
+            }
             if parallel {
-                let results = try await bothSidesAtOnce(plannedSides) { side, phaseName in
+                let results = try await bothSidesAtOnce(sides) { side, phaseName in
                     try await self.timed(phaseName, runID, detail: context.detail + label) {
                         try await self.boot(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context,
                                             repetitions: count, firstRepetition: firstRepetition, round: round)
@@ -214,7 +239,7 @@ public struct RunEngine: Sendable {
                 for (side, result) in results { measured[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(result) }
                 return
             }
-            for (side, phaseName) in plannedSides {
+            for (side, phaseName) in sides {
                 let result = try await timed(phaseName, runID, detail: context.detail + label) {
                     try await self.boot(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context,
                                         repetitions: count, firstRepetition: firstRepetition, round: round)
@@ -256,14 +281,22 @@ public struct RunEngine: Sendable {
                 if round == 2, candidates.isEmpty { break }
                 let detail = round == 1 ? "kmemleak on, each mode once, both sides at once"
                     : "confirming \(candidates.count) new leak(s): " + candidates.map(\.fingerprint).joined(separator: ", ")
+                var sides = plannedSides
+                for (side, _) in plannedSides {
+                    guard let kept = prior?.leakBoot(side, round: round) else { continue }
+                    leakResults[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(kept)
+                    sides.removeAll { $0.0 == side }
+                    progress.note("\(side.rawValue): leak check \(round) kept from the stored run")
+                }
+                leakRounds = round
+                if sides.isEmpty { continue }
                 let results = try await timed(.checkLeaks, runID, detail: detail) {
-                    try await self.bothSidesAtOnce(plannedSides) { side, _ in
+                    try await self.bothSidesAtOnce(sides) { side, _ in
                         try await self.boot(side: side, phase: .checkLeaks, purpose: .leaks, artifact: built[side]!, context: context,
                                             repetitions: 1, firstRepetition: 1, round: round)
                     }
                 }
                 for (side, result) in results { leakResults[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(result) }
-                leakRounds = round
             }
         }
         let samples = plannedSides.flatMap { measured[$0.0]?.samples ?? [] }
@@ -288,6 +321,41 @@ public struct RunEngine: Sendable {
         }
     }
 
+    /// What a stored run already holds, by side: its throughput boots' samples and splats, and its leak
+    /// boots by round. A boot is stored whole once its collectors ran, so a stored boot never runs again.
+    struct PriorResults: Sendable {
+        var throughputSamples: [Side: [Sample]] = [:]
+        var throughputSplats: [Side: [Splat]] = [:]
+        var leakRounds: [Side: Int] = [:]
+        var leaks: [Side: [Leak]] = [:]
+        var leakSplats: [Side: [Splat]] = [:]
+
+        init(_ run: StoredRun, guestsPerBoot: Int) {
+            for side in Side.allCases {
+                throughputSamples[side] = run.samples.filter { $0.side == side }
+                leakRounds[side] = run.boots.filter { $0.side == side && $0.kmemleak }.count / max(1, guestsPerBoot)
+                leaks[side] = run.leaks.filter { $0.side == side }
+                // Splats are stored per boot; which boot is not in the splat, so they count with the throughput
+                // boots unless only leak boots were stored.
+                let splats = run.splats.filter { $0.side == side }
+                if run.boots.contains(where: { $0.side == side && !$0.kmemleak }) { throughputSplats[side] = splats } else { leakSplats[side] = splats }
+            }
+        }
+
+        /// The stored samples of these repetitions, when every one of them is there.
+        func samples(_ side: Side, repetitions: Set<Int>) -> [Sample]? {
+            let kept = (throughputSamples[side] ?? []).filter { repetitions.contains($0.repetition) }
+            return Set(kept.map(\.repetition)) == repetitions ? kept : nil
+        }
+
+        /// The stored leak boot of this round, when there is one.
+        func leakBoot(_ side: Side, round: Int) -> SideResult? {
+            guard (leakRounds[side] ?? 0) >= round else { return nil }
+            return SideResult(samples: [], leaks: (leaks[side] ?? []).filter { $0.round == round },
+                              splats: round == 1 ? leakSplats[side] ?? [] : [])
+        }
+    }
+
     private enum Purpose: String {
         /// kmemleak off (it slows every allocation), all repetitions, samples kept.
         case throughput
@@ -306,7 +374,7 @@ public struct RunEngine: Sendable {
         var detail: String { "\(workload.name) on \(link.label), \(plan.repetitions)x, \(clock.rawValue) clock" }
     }
 
-    private struct SideResult: Sendable {
+    struct SideResult: Sendable {
         var samples: [Sample]
         var leaks: [Leak]
         var splats: [Splat]

@@ -18,6 +18,9 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         try Self.migrator.migrate(pool)
     }
 
+    /// This process, recorded as the owner of the runs it creates or resumes.
+    static let owner = RunOwner(host: ProcessInfo.processInfo.hostName, pid: ProcessInfo.processInfo.processIdentifier)
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-runs") { db in
@@ -130,6 +133,11 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         migrator.registerMigration("v5-sample-cpu") { db in
             try db.execute(sql: "ALTER TABLE samples ADD COLUMN cpu_busy REAL; ALTER TABLE samples ADD COLUMN peer_cpu_busy REAL")
         }
+        // Which process runs it: a run still "running" whose process is gone was interrupted (killed, or
+        // its host went down) and can be resumed.
+        migrator.registerMigration("v6-run-owner") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN owner_host TEXT; ALTER TABLE runs ADD COLUMN owner_pid INTEGER")
+        }
         return migrator
     }
 
@@ -149,9 +157,23 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     public func createRun(plan: RunPlan, startedAt: String) async throws -> RunID {
         let planJSON = try Self.json(plan)
         return try await pool.write { db in
-            try db.execute(sql: "INSERT INTO runs (started_at, status, plan_json, config_name, nic, workload) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [startedAt, RunStatus.running.rawValue, planJSON, plan.configName, plan.nic.rawValue, plan.workload])
+            try db.execute(sql: """
+                INSERT INTO runs (started_at, status, plan_json, config_name, nic, workload, owner_host, owner_pid)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [startedAt, RunStatus.running.rawValue, planJSON, plan.configName, plan.nic.rawValue, plan.workload,
+                                 Self.owner.host, Self.owner.pid])
             return db.lastInsertedRowID
+        }
+    }
+
+    /// Takes a failed or interrupted run up again: running, owned by this process, its verdict and error
+    /// cleared; everything it collected stays.
+    public func resumeRun(_ run: RunID) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                UPDATE runs SET status = ?, verdict = NULL, failed_phase = NULL, error_json = NULL, finished_at = NULL,
+                                owner_host = ?, owner_pid = ? WHERE id = ?
+                """, arguments: [RunStatus.running.rawValue, Self.owner.host, Self.owner.pid, run])
         }
     }
 
@@ -174,6 +196,8 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     public func recordPatchBuilds(_ run: RunID, _ builds: [PatchBuild]) async throws {
         let rows = try builds.map { ($0.patch, try Self.json($0)) }
         try await pool.write { db in
+            // A resumed run builds its patches again (from the cache): the new list replaces the old.
+            try db.execute(sql: "DELETE FROM patch_builds WHERE run_id = ?", arguments: [run])
             for (patch, text) in rows {
                 try db.execute(sql: "INSERT INTO patch_builds (run_id, patch, build_json) VALUES (?, ?, ?)", arguments: [run, patch, text])
             }
@@ -204,6 +228,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     public func recordBuild(_ run: RunID, _ artifact: KernelArtifact) async throws {
         let text = try Self.json(artifact)
         try await pool.write { db in
+            try db.execute(sql: "DELETE FROM builds WHERE run_id = ? AND side = ?", arguments: [run, artifact.side.rawValue])
             try db.execute(sql: "INSERT INTO builds (run_id, side, artifact_json) VALUES (?, ?, ?)",
                            arguments: [run, artifact.side.rawValue, text])
         }
@@ -267,7 +292,8 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
                    baseCommit: row["base_commit"], configName: row["config_name"], nic: row["nic"], workload: row["workload"],
                    status: RunStatus(rawValue: row["status"]) ?? .failed,
                    verdict: (row["verdict"] as String?).flatMap(Verdict.init(rawValue:)),
-                   failedPhase: (row["failed_phase"] as String?).flatMap(Phase.init(rawValue:)))
+                   failedPhase: (row["failed_phase"] as String?).flatMap(Phase.init(rawValue:)),
+                   owner: (row["owner_pid"] as Int32?).map { RunOwner(host: row["owner_host"] ?? "", pid: $0) })
     }
 
     public func loadRun(_ id: RunID) async throws -> StoredRun? {

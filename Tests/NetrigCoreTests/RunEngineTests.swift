@@ -75,6 +75,39 @@ import Testing
         #expect(store.state.withLock { $0.phases.filter { $0.phase == .checkLeaks }.count } == 1)
     }
 
+    /// A run that failed in the patched side's first throughput boot, resumed: the baseline's stored boot
+    /// is kept, everything after it runs, and the run ends complete under its own id.
+    @Test func resumedRunKeepsItsStoredBootsAndRunsTheRest() async throws {
+        let store = MemoryStore()
+        var fourPlan = plan
+        fourPlan.repetitions = 4
+        var failing = makeEngine(store: store)
+        failing.workloads = FakeWorkloads(failIn: .testPatched)
+        let first = try await failing.run(plan: fourPlan, series: series, workload: workload)
+        #expect(first.error?.phase == .testPatched)
+        #expect(store.state.withLock { $0.boots.count } == 1, "the baseline's first round was stored")
+
+        let prior = store.stored(plan: fourPlan, series: series)
+        let resumed = try await makeEngine(store: store).run(plan: fourPlan, series: series, workload: workload, resuming: prior)
+        #expect(resumed.verdict == .pass && resumed.run == first.run)
+        let state = store.state.withLock { $0 }
+        #expect(state.resumed && state.finished?.status == .completed)
+        let throughputBoots = state.boots.filter { !$0.kmemleak }
+        #expect(throughputBoots.map(\.side) == [.baseline, .patched, .baseline, .patched],
+                "the stored baseline boot ran once; then patched round 1, and round 2 of both")
+        for side in Side.allCases {
+            #expect(state.samples.filter { $0.side == side }.map(\.repetition).sorted() == [1, 2, 3, 4])
+        }
+        #expect(resumed.comparison?.metrics.first?.baseline.count == 4, "the kept samples are compared with the new ones")
+
+        // Resumed again after the leak check: nothing is booted any more.
+        let bootsBefore = state.boots.count
+        let again = try await makeEngine(store: store).run(plan: fourPlan, series: series, workload: workload,
+                                                          resuming: store.stored(plan: fourPlan, series: series))
+        #expect(again.verdict == .pass)
+        #expect(store.state.withLock { $0.boots.count } == bootsBefore, "every boot was already stored")
+    }
+
     @Test func workloadFailureInALeakBootNamesTheLeakPhase() async throws {
         var engine = makeEngine(store: MemoryStore())
         engine.workloads = FakeWorkloads(failIn: .checkLeaks)
@@ -402,9 +435,22 @@ final class MemoryStore: RunRecorder {
         var environment: RunEnvironment?
         var patchBuilds: [PatchBuild] = []
         var configChanges: [ConfigChange]?
+        var resumed = false
+        var leaks: [Leak] = []
+    }
+
+    /// What the SQLite store would load for this run.
+    func stored(plan: RunPlan, series: Series) -> StoredRun {
+        let s = state.withLock { $0 }
+        return StoredRun(summary: RunSummary(id: 1, startedAt: "now", seriesTitle: series.title, treeName: "t", baseCommit: "b",
+                                             configName: plan.configName, nic: plan.nic.rawValue, workload: plan.workload,
+                                             status: s.finished?.status ?? .running, verdict: s.finished?.verdict, failedPhase: nil),
+                         plan: plan, series: series, applied: nil, phases: s.phases, builds: s.builds, boots: s.boots,
+                         samples: s.samples, leaks: s.leaks, splats: [], error: nil)
     }
     let state = Mutex(State())
     func createRun(plan: RunPlan, startedAt: String) async throws -> RunID { 1 }
+    func resumeRun(_ run: RunID) async throws { state.withLock { $0.resumed = true; $0.finished = nil } }
     func recordTree(_ run: RunID, tree: KernelTree) async throws {}
     func recordSeries(_ run: RunID, series: Series, applied: AppliedSeries?) async throws {}
     func recordPhase(_ run: RunID, _ phase: PhaseRecord) async throws { state.withLock { $0.phases.append(phase) } }
@@ -413,7 +459,7 @@ final class MemoryStore: RunRecorder {
     func recordEnvironment(_ run: RunID, _ environment: RunEnvironment) async throws { state.withLock { $0.environment = environment } }
     func recordBuild(_ run: RunID, _ artifact: KernelArtifact) async throws { state.withLock { $0.builds.append(artifact) } }
     func recordBoot(_ run: RunID, _ boot: BootRecord, samples: [Sample], collected: Collected) async throws {
-        state.withLock { $0.boots.append(boot); $0.samples += samples }
+        state.withLock { $0.boots.append(boot); $0.samples += samples; $0.leaks += collected.leaks }
     }
     func finishRun(_ run: RunID, status: RunStatus, verdict: Verdict, error: NetrigError?) async throws {
         state.withLock { $0.finished = (status, verdict) }
