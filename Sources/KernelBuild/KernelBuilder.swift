@@ -77,6 +77,14 @@ public struct KernelBuilder: Sendable {
                 if let report { progress.status(report) }
             }
             if status != 0 {
+                // Interrupted (SIGINT, SIGTERM): not the series' fault, and nothing to remember.
+                try Task.checkCancellation()
+                if let full = Self.outOfSpace(log: log, directory: buildDirectory) {
+                    throw NetrigError(phase: phase, blame: .infrastructure, subject: "disk of \(buildDirectory)",
+                                      message: "the build ran out of disk space (\(full))",
+                                      details: lastErrors(log) + ["free space under \(buildDirectory) and run again; the cache is under \(artifactDirectory)",
+                                                                  "log: \(log)"])
+                }
                 // Only a compiler's error is certain to repeat; a killed or out-of-space build is retried next time.
                 if cancelled() == false, hasCompilerError(log) {
                     try? FileManager.default.removeItem(atPath: failedLog)
@@ -94,6 +102,8 @@ public struct KernelBuilder: Sendable {
 
             let staging = artifactDirectory + ".tmp-\(getpid())"
             try? FileManager.default.removeItem(atPath: staging)
+            // Gone once moved into place; a failure on the way leaves no half-made entry behind.
+            defer { try? FileManager.default.removeItem(atPath: staging) }
             try FileManager.default.createDirectory(atPath: staging + "/programs", withIntermediateDirectories: true)
             var programs: [String: String] = [:]
             // Linked into every program: stdout line-buffered even into a file, so a server that netrig stops
@@ -263,6 +273,19 @@ public struct KernelBuilder: Sendable {
             if let assignment = ConfigAssignment(line: String(line)) { values[assignment.symbol] = assignment.value }
         }
         return values
+    }
+
+    /// Why a failed build is a full disk rather than the code: the log says "No space left on device", or
+    /// the file system of the build directory has less than 64 MiB left. nil otherwise.
+    static func outOfSpace(log: String, directory: String) -> String? {
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        if text.contains("No space left on device") { return "No space left on device" }
+        var stats = statvfs()
+        if statvfs(directory, &stats) == 0 {
+            let free = UInt64(stats.f_bavail) * UInt64(stats.f_frsize)
+            if free < 64 << 20 { return "\(free >> 20) MiB left" }
+        }
+        return nil
     }
 
     func buildFailure(log: String, request: BuildRequest, phase: Phase, blame: NetrigError.Blame) -> NetrigError {

@@ -145,7 +145,7 @@ extension LocalKernelPipeline {
                 log = artifact.buildLog
                 build = PatchBuild(patch: number, subject: subject, commit: commit, succeeded: true, cached: artifact.cached,
                                    seconds: artifact.cached ? 0 : Self.seconds(since: start), log: log)
-            } catch let error as NetrigError where error.message == KernelBuilder.buildFailedMessage {
+            } catch let error as NetrigError where error.message == KernelBuilder.buildFailedMessage && !Task.isCancelled {
                 log = error.details.first { $0.hasPrefix("log: ") }.map { String($0.dropFirst(5)) } ?? ""
                 let text = Self.read(log)
                 let firstError = reader.diagnostics(text).first { $0.severity == .error }?.text

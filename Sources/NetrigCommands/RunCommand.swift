@@ -4,6 +4,7 @@ import GuestVM
 import KernelBuild
 import NetrigCore
 import RunStore
+import Synchronization
 import Workloads
 
 struct RunCommand: AsyncParsableCommand {
@@ -157,7 +158,7 @@ extension RunCommand {
             throw refuse("the run completed (verdict \(stored.summary.verdict?.rawValue ?? "-")); nothing to resume")
         case .running where RunLiveness.isAlive(stored.summary.owner):
             throw refuse("the run is still going in process \(stored.summary.owner.map { "\($0.pid) on \($0.host)" } ?? "?")")
-        case .running, .failed:
+        case .running, .failed, .interrupted:
             break
         }
         guard let series = stored.series else {
@@ -170,7 +171,7 @@ extension RunCommand {
             throw refuse("\(error)")
         }
         let kept = stored.boots.count
-        progress.note("resuming run \(id) (\(stored.summary.status == .failed ? "failed in \(stored.summary.failedPhase?.rawValue ?? "?")" : "interrupted")): "
+        progress.note("resuming run \(id) (\(stored.summary.status == .failed ? "failed" : "interrupted") in \(stored.summary.failedPhase?.rawValue ?? "an unrecorded phase")): "
                       + "\(kept) stored boot(s) kept, builds from the cache; '\(series.title)', config \(stored.plan.configName), "
                       + "NIC \(stored.plan.nic.rawValue), workload \(workload.name)")
         let engine = makeEngine(store: store, layout: layout, progress: progress)
@@ -218,6 +219,7 @@ extension RunCommand {
             document.configChanges = stored?.configChanges
             try ReportWriter.write(document, to: json)
         }
+        if let signal = SignalCancellation.received.withLock({ $0 }) { throw ExitCode(128 + signal) }
         if verdict != .pass { throw ExitWithVerdict(code: verdict.exitCode) }
     }
 
@@ -242,6 +244,9 @@ enum RunLiveness {
 /// Turns SIGINT and SIGTERM into task cancellation, so every phase tears down what it started (guests,
 /// child processes, temporary files) and the run is stored as interrupted.
 enum SignalCancellation {
+    /// The signal that stopped the command, if one did: it exits with 128 + that number, as a shell does.
+    static let received = Mutex<Int32?>(nil)
+
     static func run<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let task = Task { try await body() }
         signal(SIGINT, SIG_IGN)
@@ -250,6 +255,7 @@ enum SignalCancellation {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 FileHandle.standardError.write(Data("\nnetrig: signal \(number), stopping: tearing down guests and processes\n".utf8))
+                received.withLock { $0 = $0 ?? number }
                 task.cancel()
             }
             source.resume()

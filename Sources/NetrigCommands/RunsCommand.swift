@@ -20,7 +20,7 @@ struct RunsCommand: AsyncParsableCommand {
         var rows = [["id", "started", "status", "verdict", "series", "tree", "base", "config", "nic", "workload"]]
         for run in runs {
             let status = switch run.status {
-            case .failed: "failed in \(run.failedPhase?.rawValue ?? "?")"
+            case .failed, .interrupted: "\(run.status.rawValue) in \(run.failedPhase?.rawValue ?? "?")"
             case .running where !RunLiveness.isAlive(run.owner): "interrupted"
             default: run.status.rawValue
             }

@@ -132,6 +132,8 @@ public enum RunStatus: String, Sendable, Codable {
     case completed
     /// Stopped by an error; the phase that failed is recorded with the run.
     case failed
+    /// Stopped by SIGINT or SIGTERM; the phase it was in is recorded, and `netrig run --resume` goes on.
+    case interrupted
 }
 
 /// The verdict of a run, as the exit code reports it.

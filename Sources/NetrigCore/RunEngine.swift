@@ -73,17 +73,26 @@ public struct RunEngine: Sendable {
             try await store.finishRun(runID, status: .completed, verdict: verdict, error: nil)
             return Outcome(run: runID, comparison: comparison, patchBuilds: patchBuilds, findings: findings, verdict: verdict, error: nil)
         } catch {
-            let failure = error as? NetrigError
+            var failure = error as? NetrigError
                 ?? NetrigError(phase: .store, blame: .infrastructure, message: "\(error)")
+            // SIGINT or SIGTERM: whatever the interrupted step said (a killed make, a cut SSH session) is not
+            // the series' fault. The run is stored as interrupted in the phase it was in.
+            let interrupted = Task.isCancelled || error is CancellationError
+            if interrupted {
+                failure = NetrigError(phase: failure.phase, blame: .infrastructure, subject: failure.subject,
+                                      message: Self.interruptedMessage, details: ["continue it with netrig run --resume \(runID)"])
+            }
             let verdict: Verdict = failure.blame == .infrastructure ? .error : .fail
-            // Cancellation must not stop the run from being stored as failed.
-            try? await store.finishRun(runID, status: .failed, verdict: verdict, error: failure)
+            // The store writes outside this (cancelled) task, so an interrupted run is stored too.
+            try? await store.finishRun(runID, status: interrupted ? .interrupted : .failed, verdict: verdict, error: failure)
             // A patch that does not build is already a finding of its own.
-            let stopper = failure.phase == .buildPatches ? [] : [Finding.from(failure, plan: plan)]
+            let stopper = failure.phase == .buildPatches && !interrupted ? [] : [Finding.from(failure, plan: plan)]
             return Outcome(run: runID, comparison: nil, patchBuilds: patchBuilds,
                            findings: Finding.from(patchBuilds, plan: plan) + stopper, verdict: verdict, error: failure)
         }
     }
+
+    public static let interruptedMessage = "interrupted (SIGINT or SIGTERM)"
 
     /// Refuses, before anything is built, a NIC the workload or the topology cannot use, a topology the
     /// workload does not declare, virtual time across two guests, and a NIC this hypervisor cannot emulate.
@@ -455,9 +464,9 @@ public struct RunEngine: Sendable {
         } catch {
             let seconds = clock() - start
             progress.phaseFinished(phase, seconds: seconds, outcome: .failed)
-            let failure = error as? NetrigError
-                ?? NetrigError(phase: phase, blame: .infrastructure,
-                               message: error is CancellationError ? "interrupted" : "\(error)")
+            let failure = Task.isCancelled || error is CancellationError
+                ? NetrigError(phase: phase, blame: .infrastructure, message: Self.interruptedMessage)
+                : error as? NetrigError ?? NetrigError(phase: phase, blame: .infrastructure, message: "\(error)")
             try? await store.recordPhase(runID, PhaseRecord(phase: phase, seconds: seconds, outcome: .failed,
                                                              note: failure.description))
             throw failure

@@ -21,6 +21,13 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     /// This process, recorded as the owner of the runs it creates or resumes.
     static let owner = RunOwner(host: ProcessInfo.processInfo.hostName, pid: ProcessInfo.processInfo.processIdentifier)
 
+    /// Every write runs outside the caller's task: a run interrupted by SIGINT or SIGTERM (a cancelled
+    /// task, which GRDB's async writes refuse) still records its failed phase and its end.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let pool = self.pool
+        return try await Task.detached { try await pool.write(body) }.value
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-runs") { db in
@@ -156,7 +163,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
 
     public func createRun(plan: RunPlan, startedAt: String) async throws -> RunID {
         let planJSON = try Self.json(plan)
-        return try await pool.write { db in
+        return try await write { db in
             try db.execute(sql: """
                 INSERT INTO runs (started_at, status, plan_json, config_name, nic, workload, owner_host, owner_pid)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -169,7 +176,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     /// Takes a failed or interrupted run up again: running, owned by this process, its verdict and error
     /// cleared; everything it collected stays.
     public func resumeRun(_ run: RunID) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: """
                 UPDATE runs SET status = ?, verdict = NULL, failed_phase = NULL, error_json = NULL, finished_at = NULL,
                                 owner_host = ?, owner_pid = ? WHERE id = ?
@@ -178,7 +185,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     }
 
     public func recordTree(_ run: RunID, tree: KernelTree) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE runs SET tree_name = ?, tree_repository = ?, tree_version = ?, base_commit = ? WHERE id = ?",
                            arguments: [tree.name, tree.repository, tree.version, tree.baseCommit, run])
         }
@@ -187,7 +194,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     public func recordSeries(_ run: RunID, series: Series, applied: AppliedSeries?) async throws {
         let seriesJSON = try Self.json(series)
         let appliedJSON = try applied.map { try Self.json($0) }
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE runs SET series_json = ?, series_title = ?, applied_json = ? WHERE id = ?",
                            arguments: [seriesJSON, series.title, appliedJSON, run])
         }
@@ -195,7 +202,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
 
     public func recordPatchBuilds(_ run: RunID, _ builds: [PatchBuild]) async throws {
         let rows = try builds.map { ($0.patch, try Self.json($0)) }
-        try await pool.write { db in
+        try await write { db in
             // A resumed run builds its patches again (from the cache): the new list replaces the old.
             try db.execute(sql: "DELETE FROM patch_builds WHERE run_id = ?", arguments: [run])
             for (patch, text) in rows {
@@ -206,20 +213,20 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
 
     public func recordConfigChanges(_ run: RunID, _ changes: [ConfigChange]) async throws {
         let text = try Self.json(changes)
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE runs SET config_changes_json = ? WHERE id = ?", arguments: [text, run])
         }
     }
 
     public func recordEnvironment(_ run: RunID, _ environment: RunEnvironment) async throws {
         let text = try Self.json(environment)
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE runs SET environment_json = ? WHERE id = ?", arguments: [text, run])
         }
     }
 
     public func recordPhase(_ run: RunID, _ phase: PhaseRecord) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "INSERT INTO phases (run_id, phase, seconds, outcome, note) VALUES (?, ?, ?, ?, ?)",
                            arguments: [run, phase.phase.rawValue, phase.seconds, phase.outcome.rawValue, phase.note])
         }
@@ -227,7 +234,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
 
     public func recordBuild(_ run: RunID, _ artifact: KernelArtifact) async throws {
         let text = try Self.json(artifact)
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "DELETE FROM builds WHERE run_id = ? AND side = ?", arguments: [run, artifact.side.rawValue])
             try db.execute(sql: "INSERT INTO builds (run_id, side, artifact_json) VALUES (?, ?, ?)",
                            arguments: [run, artifact.side.rawValue, text])
@@ -235,7 +242,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     }
 
     public func recordBoot(_ run: RunID, _ boot: BootRecord, samples: [Sample], collected: Collected) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: """
                 INSERT INTO boots (run_id, side, nic, accelerator, clock, kmemleak, boot_seconds, console_log, dmesg, transcript,
                                    unsupported_reason, kmemleak_report)
@@ -269,7 +276,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     public func finishRun(_ run: RunID, status: RunStatus, verdict: Verdict, error: NetrigError?) async throws {
         let errorJSON = try error.map { try Self.json(ErrorRecord($0)) }
         let finished = Self.timestamp()
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE runs SET status = ?, verdict = ?, failed_phase = ?, error_json = ?, finished_at = ? WHERE id = ?",
                            arguments: [status.rawValue, verdict.rawValue, error?.phase.rawValue, errorJSON, finished, run])
         }

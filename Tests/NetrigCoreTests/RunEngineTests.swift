@@ -108,6 +108,26 @@ import Testing
         #expect(store.state.withLock { $0.boots.count } == bootsBefore, "every boot was already stored")
     }
 
+    /// SIGINT during a boot (the command cancels the engine's task): the run is stored as interrupted in
+    /// that phase, blamed on nobody's series, whatever the cut-off workload said.
+    @Test func cancelledRunIsStoredAsInterruptedInItsPhase() async throws {
+        let store = MemoryStore()
+        var engine = makeEngine(store: store)
+        engine.workloads = FakeWorkloads(hangIn: .testPatched)
+        let task = Task { try await engine.run(plan: plan, series: series, workload: workload) }
+        while store.state.withLock({ !$0.phases.contains { $0.phase == .testBaseline } }) { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(50))
+        task.cancel()
+        let outcome = try await task.value
+        #expect(outcome.error?.phase == .testPatched)
+        #expect(outcome.error?.message == RunEngine.interruptedMessage)
+        #expect(outcome.error?.blame == .infrastructure && outcome.verdict == .error)
+        let state = store.state.withLock { $0 }
+        #expect(state.finished?.status == .interrupted)
+        #expect(state.phases.last.map { $0.phase == .testPatched && $0.outcome == .failed } == true)
+        #expect(state.samples.filter { $0.side == .baseline }.count == 3, "what was measured before stays")
+    }
+
     @Test func workloadFailureInALeakBootNamesTheLeakPhase() async throws {
         var engine = makeEngine(store: MemoryStore())
         engine.workloads = FakeWorkloads(failIn: .checkLeaks)
@@ -394,6 +414,8 @@ struct FakeLauncher: GuestLauncher {
 struct FakeWorkloads: WorkloadExecutor {
     /// Fail in boots of this phase, as a workload that crashes the guest would.
     var failIn: Phase?
+    /// Hang in boots of this phase until cancelled, as a workload does when netrig gets SIGINT.
+    var hangIn: Phase?
     /// Relative spread of the samples (a deterministic spread of repetitions over ±noise).
     var noise = 0.0
     func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, link: NetworkLink, programs: [String: String], repetitions: Int,
@@ -401,6 +423,11 @@ struct FakeWorkloads: WorkloadExecutor {
         let nic = link.model
         if phase == failIn {
             throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) on guest \(guests[0].name)", message: "exit 1")
+        }
+        if phase == hangIn {
+            try? await Task.sleep(for: .seconds(60))
+            // What a workload whose SSH session was cut reports: the engine must still call it an interruption.
+            throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name)", message: "step 'client' exited with status 255")
         }
         let samples = (firstRepetition..<(firstRepetition + repetitions)).map {
             Sample(side: side, workload: workload.name, nic: nic, metric: "m/throughput", unit: "MiB/s", repetition: $0,

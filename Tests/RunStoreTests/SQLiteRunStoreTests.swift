@@ -53,6 +53,25 @@ import Testing
         #expect(try await store.listRuns(limit: 10).map(\.id) == [id])
     }
 
+    /// A run interrupted by SIGINT has its task cancelled; the store must still record its end.
+    @Test func writesFromACancelledTaskStillLand() async throws {
+        let path = temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let store = try SQLiteRunStore(path: path)
+        let id = try await store.createRun(plan: plan, startedAt: "now")
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await store.recordPhase(id, PhaseRecord(phase: .testBaseline, seconds: 1, outcome: .failed, note: "interrupted"))
+            try await store.finishRun(id, status: .interrupted, verdict: .error,
+                                      error: NetrigError(phase: .testBaseline, blame: .infrastructure, message: "interrupted"))
+        }
+        try await task.value
+        let loaded = try #require(try await store.loadRun(id))
+        #expect(loaded.summary.status == .interrupted && loaded.summary.failedPhase == .testBaseline)
+        #expect(loaded.phases.map(\.note) == ["interrupted"])
+        #expect(loaded.summary.owner?.pid == ProcessInfo.processInfo.processIdentifier, "the run knows the process that ran it")
+    }
+
     @Test func failedRunKeepsItsErrorAndPhase() async throws {
         let path = temporaryPath()
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
