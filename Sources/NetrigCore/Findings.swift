@@ -25,7 +25,7 @@ public struct Leak: Sendable, Codable, Equatable {
 /// A kernel splat found in dmesg or on the console.
 public struct Splat: Sendable, Codable, Equatable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
-        case warning, bug, oops, panic, kasan, kfence, stalledPool = "stalled-pool", genpool
+        case warning, bug, oops, panic, kasan, kfence, stalledPool = "stalled-pool", genpool, oom
         case badPage = "bad-page", dmaAPI = "dma-api", dmar, netdevWait = "netdev-wait"
         case hungTask = "hung-task", rcuStall = "rcu-stall", kmemleakDisabled = "kmemleak-disabled"
         /// Not from dmesg: page pools that netlink still lists, with pages in flight, after the test NICs
@@ -70,6 +70,9 @@ public struct Collected: Sendable, Equatable {
 public protocol GuestCollector: Sendable {
     func prepare(on guest: any GuestSession, kmemleak: Bool) async throws
     func collect(on guest: any GuestSession, side: Side, kmemleak: Bool) async throws -> Collected
+    /// After a workload failed: what the guest's kernel said (its console on the host, and dmesg when the
+    /// guest still answers within seconds). Never throws: a guest that died says what its console says.
+    func salvage(on guest: any GuestSession, side: Side) async -> Collected
 }
 
 /// One thing a run found, as the JSON document and the pages report it.

@@ -79,6 +79,11 @@ public struct PhaseRecord: Sendable, Codable, Equatable {
 
 /// One boot of one kernel.
 public struct BootRecord: Sendable, Codable, Equatable {
+    /// How the transcript of a boot whose workload failed begins (the boot is stored for its console and
+    /// splats, and a resumed run boots it again).
+    public static let workloadFailedPrefix = "workload failed: "
+    public var workloadFailed: Bool { workloadTranscript.hasPrefix(Self.workloadFailedPrefix) }
+
     public var side: Side
     public var nic: NICModel
     public var accelerator: Accelerator

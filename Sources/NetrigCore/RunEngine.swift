@@ -342,7 +342,7 @@ public struct RunEngine: Sendable {
         init(_ run: StoredRun, guestsPerBoot: Int) {
             for side in Side.allCases {
                 throughputSamples[side] = run.samples.filter { $0.side == side }
-                leakRounds[side] = run.boots.filter { $0.side == side && $0.kmemleak }.count / max(1, guestsPerBoot)
+                leakRounds[side] = run.boots.filter { $0.side == side && $0.kmemleak && !$0.workloadFailed }.count / max(1, guestsPerBoot)
                 leaks[side] = run.leaks.filter { $0.side == side }
                 // Splats are stored per boot; which boot is not in the splat, so they count with the throughput
                 // boots unless only leak boots were stored.
@@ -428,9 +428,14 @@ public struct RunEngine: Sendable {
                 try await collector.prepare(on: guest, kmemleak: kmemleak)
             }
             progress.status("\(specs[0].name): booted in \(Int(sessions[0].bootSeconds)) s, running \(workload.name)")
-            let outcome = try await workloads.run(workload, side: side, phase: phase, link: link, programs: remotePrograms,
+            let outcome: WorkloadOutcome
+            do {
+                outcome = try await workloads.run(workload, side: side, phase: phase, link: link, programs: remotePrograms,
                                                   repetitions: repetitions, firstRepetition: firstRepetition,
                                                   warmup: purpose == .throughput, on: sessions)
+            } catch let error where !(Task.isCancelled || error is CancellationError) {
+                throw await salvage(error, side: side, phase: phase, kmemleak: kmemleak, sessions: sessions, specs: specs, context: context)
+            }
             var unsupported: String?
             if case .unsupported(let reason) = outcome.status { unsupported = reason }
             var result = SideResult(samples: [], leaks: [], splats: [])
@@ -448,6 +453,28 @@ public struct RunEngine: Sendable {
             }
             return result
         }
+    }
+
+    /// A workload failed in a boot: the boot is stored with what its kernel said (console and dmesg
+    /// splats: an oops, the OOM killer, a panic), and the error names it, so nothing the guest could still
+    /// tell is lost.
+    private func salvage(_ error: any Error, side: Side, phase: Phase, kmemleak: Bool, sessions: [any GuestSession],
+                         specs: [GuestSpec], context: TestContext) async -> NetrigError {
+        var failure = error as? NetrigError ?? NetrigError(phase: phase, blame: .infrastructure, message: "\(error)")
+        for (index, guest) in sessions.enumerated() {
+            let collected = await collector.salvage(on: guest, side: side)
+            let boot = BootRecord(side: side, nic: context.plan.nic, accelerator: specs[index].accelerator, clock: specs[index].clock,
+                                  kmemleak: kmemleak, bootSeconds: guest.bootSeconds, consoleLog: guest.consoleLog,
+                                  dmesg: collected.dmesg, workloadTranscript: index == 0 ? BootRecord.workloadFailedPrefix + "\(failure)" : BootRecord.workloadFailedPrefix,
+                                  unsupportedReason: nil, kmemleakReport: nil)
+            try? await store.recordBoot(context.runID, boot, samples: [], collected: collected)
+            if !collected.splats.isEmpty {
+                failure.details.append("the kernel of guest \(guest.name) said: " + collected.splats.map(\.title).joined(separator: "; "))
+                // The kernel's own complaint is the series' problem when it is the patched side's.
+                if side == .patched { failure.blame = .series }
+            }
+        }
+        return failure
     }
 
     /// Times `body`, tells the observer, and records the phase whether it succeeds or fails.

@@ -1,3 +1,4 @@
+import Foundation
 import NetrigCore
 
 /// Collects what a kernel leaves behind after a workload (which tore its links down): page pools that
@@ -40,6 +41,18 @@ public struct KernelCollector: GuestCollector {
         // boot that asked for kmemleak has lost something when it says so.
         if !kmemleak { splats.removeAll { $0.kind == .kmemleakDisabled } }
         return Collected(leaks: leaks, splats: splats, dmesg: dmesg.standardOutput, kmemleakReport: report)
+    }
+}
+
+extension KernelCollector {
+    /// The console log (on the host, complete even when the guest died) and, when the guest still answers
+    /// within 15 s, dmesg: every splat either shows, once.
+    public func salvage(on guest: any GuestSession, side: Side) async -> Collected {
+        let console = (try? String(contentsOfFile: guest.consoleLog, encoding: .utf8)) ?? ""
+        let dmesg = (try? await guest.run(["dmesg"], timeout: .seconds(15)))?.standardOutput ?? ""
+        let splats = (SplatDetector.detect(console, side: side) + SplatDetector.detect(dmesg, side: side))
+            .filter { $0.kind != .kmemleakDisabled }.uniqued(by: \.title)
+        return Collected(leaks: [], splats: splats, dmesg: dmesg.isEmpty ? console : dmesg)
     }
 }
 

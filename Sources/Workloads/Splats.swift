@@ -18,6 +18,7 @@ public enum SplatDetector {
         (.dmaAPI, #"DMA-API: "#),
         (.dmar, #"DMAR: \[DMA (Read|Write)|DMAR: DRHD: handling fault|AMD-Vi: Event logged \[IO_PAGE_FAULT"#),
         (.netdevWait, #"unregister_netdevice: waiting for \S+ to become free"#),
+        (.oom, #"Out of memory: Killed process \d+|Memory cgroup out of memory: Killed process \d+"#),
         (.kmemleakDisabled, #"kmemleak: Memory pool empty|Kernel memory leak detector disabled|Kmemleak disabled without freeing"#),
     ]
 
@@ -73,6 +74,8 @@ public enum SplatDetector {
         var text = line.replacing(try! Regex(#"CPU: \d+ PID: \d+ "#), with: "")
         text = text.replacing(try! Regex(#"0x[0-9a-fA-F]+"#), with: "0x…")
         text = text.replacing(try! Regex(#"\bpid \d+|PID: \d+"#), with: "pid …")
+        // "Out of memory: Killed process 312 (python3) total-vm:..." → "Out of memory: Killed process … (python3)".
+        text = text.replacing(try! Regex(#"Killed process \d+ (\([^)]*\)).*"#)) { match in "Killed process … " + (match.output[1].substring ?? "") }
         return text
     }
 }

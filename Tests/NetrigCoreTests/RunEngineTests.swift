@@ -85,14 +85,14 @@ import Testing
         failing.workloads = FakeWorkloads(failIn: .testPatched)
         let first = try await failing.run(plan: fourPlan, series: series, workload: workload)
         #expect(first.error?.phase == .testPatched)
-        #expect(store.state.withLock { $0.boots.count } == 1, "the baseline's first round was stored")
+        #expect(store.state.withLock { $0.boots.map(\.workloadFailed) } == [false, true], "the baseline's first round was stored, and the failed boot")
 
         let prior = store.stored(plan: fourPlan, series: series)
         let resumed = try await makeEngine(store: store).run(plan: fourPlan, series: series, workload: workload, resuming: prior)
         #expect(resumed.verdict == .pass && resumed.run == first.run)
         let state = store.state.withLock { $0 }
         #expect(state.resumed && state.finished?.status == .completed)
-        let throughputBoots = state.boots.filter { !$0.kmemleak }
+        let throughputBoots = state.boots.filter { !$0.kmemleak && !$0.workloadFailed }
         #expect(throughputBoots.map(\.side) == [.baseline, .patched, .baseline, .patched],
                 "the stored baseline boot ran once; then patched round 1, and round 2 of both")
         for side in Side.allCases {
@@ -129,11 +129,16 @@ import Testing
     }
 
     @Test func workloadFailureInALeakBootNamesTheLeakPhase() async throws {
-        var engine = makeEngine(store: MemoryStore())
+        let store = MemoryStore()
+        var engine = makeEngine(store: store)
         engine.workloads = FakeWorkloads(failIn: .checkLeaks)
         let outcome = try await engine.run(plan: plan, series: series, workload: workload)
         #expect(outcome.error?.phase == .checkLeaks)
         #expect(outcome.verdict == .fail)
+        // The failed boot is stored with what its kernel said, and the error says it too.
+        #expect(outcome.error?.details.contains { $0.contains("said: Oops: general protection fault") } == true, "\(outcome.error?.details ?? [])")
+        let failedBoots = store.state.withLock { $0.boots.filter { $0.workloadFailed } }
+        #expect(!failedBoots.isEmpty && failedBoots.allSatisfy { $0.dmesg == "Oops" && $0.kmemleak })
     }
 
     @Test func hypervisorAndWorkloadAreRecorded() async throws {
@@ -449,6 +454,9 @@ struct FakeCollector: GuestCollector {
         let scan = scans.count.withLock { $0[side, default: 0] += 1; return $0[side]! }
         let found = onlyOnce && scan > 1 ? [] : leaks[side] ?? []
         return Collected(leaks: found, splats: [], dmesg: "", kmemleakReport: found.map(\.raw).joined())
+    }
+    func salvage(on guest: any GuestSession, side: Side) async -> Collected {
+        Collected(leaks: [], splats: [Splat(side: side, kind: .oops, title: "Oops: general protection fault", text: "Oops")], dmesg: "Oops")
     }
 }
 

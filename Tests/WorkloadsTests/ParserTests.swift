@@ -81,6 +81,18 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         #expect(splats[0].title == "WARNING: at net/core/page_pool.c:1123 page_pool_release_retry+0x…/0x…")
     }
 
+    @Test func theOOMKillerIsOneSplatWhoseTitleMatchesAcrossBoots() {
+        let first = SplatDetector.detect("""
+        [   25.101010] python3 invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0
+        [   25.412345] Out of memory: Killed process 312 (python3) total-vm:1052436kB, anon-rss:900000kB, file-rss:4kB, UID:0 oom_score_adj:0
+        """, side: .patched)
+        let second = SplatDetector.detect("[   31.000001] Out of memory: Killed process 977 (python3) total-vm:1052440kB, anon-rss:899996kB",
+                                          side: .baseline)
+        #expect(first.map(\.kind) == [.oom])
+        #expect(first.first?.title == "Out of memory: Killed process … (python3)")
+        #expect(first.first?.title == second.first?.title)
+    }
+
     @Test func cleanBootHasNoSplats() {
         #expect(SplatDetector.detect("[    0.000000] Linux version 6.12.117\n[    1.0] Run /sbin/netrig-init as init process\n", side: .baseline).isEmpty)
     }
