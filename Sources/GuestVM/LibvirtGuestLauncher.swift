@@ -29,7 +29,13 @@ public struct LibvirtGuestLauncher: GuestLauncher {
     }
 
     public func hypervisorVersion() async throws -> String {
-        let connection = try await LibvirtConnection(uri: uri)
+        let connection: LibvirtConnection
+        do {
+            connection = try await LibvirtConnection(uri: uri)
+        } catch {
+            throw NetrigError(phase: .configure, blame: .infrastructure, subject: uri, message: "cannot connect to libvirt: \(error)",
+                              details: ["fix: start the daemons (virtlogd -d; libvirtd -d) or check the URI (--libvirt-uri)"])
+        }
         do {
             let version = try await connection.hypervisorVersion()
             await connection.close()

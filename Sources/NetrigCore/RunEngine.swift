@@ -94,10 +94,17 @@ public struct RunEngine: Sendable {
 
     public static let interruptedMessage = "interrupted (SIGINT or SIGTERM)"
 
-    /// Refuses, before anything is built, a NIC the workload or the topology cannot use, a topology the
+    /// Refuses, before anything is built, a libvirt it cannot reach, a NIC the workload or the topology cannot use, a topology the
     /// workload does not declare, virtual time across two guests, and a NIC this hypervisor cannot emulate.
     func checkGuests(_ plan: RunPlan, workload: WorkloadDefinition) async throws {
         try Self.validate(plan, workload: workload)
+        // libvirt down is found now, not after half an hour of building.
+        do {
+            _ = try await guests.hypervisorVersion()
+        } catch var error as NetrigError {
+            error.phase = .configure
+            throw error
+        }
         if let reason = await guests.unsupportedNICs([plan.nic])[plan.nic] {
             throw NetrigError(phase: .configure, blame: .infrastructure, subject: "--nic \(plan.nic.rawValue)",
                               message: "unsupported here: \(reason)",

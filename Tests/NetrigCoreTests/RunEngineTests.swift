@@ -246,6 +246,8 @@ import Testing
         #expect(outcome.verdict == .error)
         #expect(outcome.verdict.exitCode == 1)
         #expect(outcome.error?.subject == "qemu:///system")
+        #expect(outcome.error?.phase == .configure, "found before anything is built")
+        #expect(store.state.withLock { $0.builds.isEmpty })
     }
 
     @Test func virtualClockUnderKVMIsRefused() async throws {
@@ -407,7 +409,10 @@ struct FakeLauncher: GuestLauncher {
     /// Every boot's specs, in order.
     final class Boots: Sendable { let specs = Mutex([[GuestSpec]]()) }
     let booted = Boots()
-    func hypervisorVersion() async throws -> String { "QEMU 7.2.0-fake" }
+    func hypervisorVersion() async throws -> String {
+        if let failure { throw failure }
+        return "QEMU 7.2.0-fake"
+    }
     func unsupportedNICs(_ models: [NICModel]) async -> [NICModel: String] { unsupported.filter { models.contains($0.key) } }
     func withGuests<T: Sendable>(_ specs: [GuestSpec], _ body: ([any GuestSession]) async throws -> T) async throws -> T {
         if let failure { throw failure }
