@@ -23,6 +23,11 @@ public final class SSHGuestSession: GuestSession {
         SSHGuestSession(name: name, consoleLog: consoleLog, bootSeconds: seconds, initSeconds: initSeconds, session: session)
     }
 
+    /// Whether `connect` failed because the server refused the key (not because it is not up yet).
+    public static func isAuthenticationRefusal(_ error: any Error) -> Bool {
+        (error as? SSHError)?.code == .authenticate
+    }
+
     /// Tries once to open an authenticated session to `127.0.0.1:port`.
     public static func connect(name: String, port: Int, privateKey: String, consoleLog: String,
                                bootSeconds: Double, connectTimeout: Duration = .seconds(5)) async throws -> SSHGuestSession {

@@ -180,6 +180,7 @@ public struct LibvirtGuestLauncher: GuestLauncher {
     func waitForSSH(_ spec: GuestSpec, wiring: DomainWiring, domain: LibvirtDomain,
                     started: ContinuousClock.Instant) async throws -> SSHGuestSession {
         var lastError = "no answer"
+        var refusals = 0
         var initSeconds: Double?
         var reported = -1
         func since(_ start: ContinuousClock.Instant) -> Double {
@@ -201,6 +202,18 @@ public struct LibvirtGuestLauncher: GuestLauncher {
                     let session = try await SSHGuestSession.connect(name: spec.name, port: wiring.sshPort, privateKey: privateKey,
                                                                     consoleLog: wiring.consoleLog, bootSeconds: 0)
                     return session.booted(seconds: since(started), initSeconds: initSeconds)
+                } catch where SSHGuestSession.isAuthenticationRefusal(error) {
+                    // The server answers but refuses the key: waiting does not help. (Three tries: dropbear
+                    // reads its authorized keys as it starts.)
+                    refusals += 1
+                    lastError = "\(error)"
+                    if refusals >= 3 {
+                        throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
+                                          message: "SSH authentication failed: \(error)",
+                                          details: ["netrig logs in as root with \(privateKey); the image authorizes that key's public half",
+                                                    "a key replaced after the image was built: remove the cached images (netrig doctor shows where) and run again"])
+                    }
+                    try await Task.sleep(for: .milliseconds(250))
                 } catch {
                     lastError = "\(error)"
                     try await Task.sleep(for: .milliseconds(250))

@@ -100,7 +100,20 @@ struct RunCommand: AsyncParsableCommand {
             }
         } catch let error as NetrigError {
             FileHandle.standardError.write(Data("netrig: \(error)\n".utf8))
-            throw ExitWithVerdict(code: error.blame == .infrastructure ? Verdict.error.exitCode : Verdict.fail.exitCode)
+            // Refused before the engine started (a series that does not parse, an unknown workload or config):
+            // stored all the same, as a run that failed in that phase, so a nightly job's history shows it.
+            let verdict: Verdict = error.blame == .infrastructure ? .error : .fail
+            let refused = plan(config: configNames[0], nic: nicModels[0], topology: topologyChoice, extra: extraArguments,
+                               clock: clockChoice, accelerator: accelChoice, seriesLabel: seriesLabel)
+            if let id = try? await storeRefusal(error, plan: refused, verdict: verdict) {
+                FileHandle.standardError.write(Data("netrig: stored as run \(id), failed in \(error.phase.rawValue) (store \(global.storePath))\n".utf8))
+                if let json {
+                    try? ReportWriter.write(RunReport(run: id, verdict: verdict, findings: [Finding.from(error, plan: refused)], comparison: nil,
+                                                      clock: nil, phases: [PhaseRecord(phase: error.phase, seconds: 0, outcome: .failed,
+                                                                                       note: error.description)]), to: json)
+                }
+            }
+            throw ExitWithVerdict(code: verdict.exitCode)
         }
 
         let store = try SQLiteRunStore(path: global.storePath)
@@ -146,6 +159,15 @@ extension RunCommand {
             clock: { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
             timestamp: { SQLiteRunStore.timestamp() },
             workDirectory: { run, side in runsDirectory + "/\(run)/\(side.rawValue)" })
+    }
+
+    /// Stores a run that was refused before the engine started, failed in the error's phase.
+    func storeRefusal(_ error: NetrigError, plan: RunPlan, verdict: Verdict) async throws -> RunID {
+        let store = try SQLiteRunStore(path: global.storePath)
+        let id = try await store.createRun(plan: plan, startedAt: SQLiteRunStore.timestamp())
+        try await store.recordPhase(id, PhaseRecord(phase: error.phase, seconds: 0, outcome: .failed, note: error.description))
+        try await store.finishRun(id, status: .failed, verdict: verdict, error: error)
+        return id
     }
 
     /// `--resume RUN`: the stored run goes on under its own id with its own plan, series and workload.

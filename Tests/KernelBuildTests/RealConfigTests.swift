@@ -1,4 +1,5 @@
 import Foundation
+import HostCommands
 import NetrigTestSupport
 import Testing
 @testable import KernelBuild
@@ -62,5 +63,81 @@ import Testing
                 #expect(values["CONFIG_KASAN"] == "y" && values["CONFIG_DMA_API_DEBUG"] == "y" && values["CONFIG_INTEL_IOMMU"] == "y")
             }
         }
+    }
+}
+
+/// Bad configs and a full disk, for real, on Debian's 6.12 tree: each named with its symbol or its disk.
+@Suite(.serialized, .enabled(if: HostFixtures.enabled)) struct RealBuildFaultTests {
+    let fixtures = HostFixtures.shared
+
+    func withWorktree<T>(_ name: String, _ body: (KernelTree, String, String) async throws -> T) async throws -> T {
+        let tree = try await fixtures.defaultTree()
+        let scratch = fixtures.scratchDirectory(name)
+        let repository = Git(directory: tree.repository)
+        let worktree = scratch + "/src"
+        try await repository.run(["worktree", "add", "--detach", "--quiet", worktree, tree.baseCommit], phase: .prepareTree)
+        defer {
+            _ = try? FileManager.default.removeItem(atPath: scratch)
+            Task { _ = try? await repository.tryRun(["worktree", "prune"]) }
+        }
+        return try await body(tree, worktree, scratch)
+    }
+
+    /// A symbol the tree does not know, and one whose dependencies are not met (olddefconfig drops both
+    /// silently): the error names the symbol and, for the second, what it depends on.
+    @Test func unknownAndDroppedSymbolsAreNamed() async throws {
+        try await withWorktree("bad-symbols") { tree, worktree, scratch in
+            let base = try ConfigCatalog(directory: fixtures.repository + "/kconfigs").spec(named: "default")
+            let builder = KernelBuilder(directories: fixtures.directories, workspace: TreeWorkspace(directories: fixtures.directories))
+            for (symbol, words) in [("CONFIG_NETRIG_NO_SUCH_SYMBOL", "does not exist"), ("CONFIG_BT_HCIBTUSB", "USB")] {
+                var spec = base
+                spec.fragments.append(ConfigFragment(name: "bad", text: "\(symbol)=y\n"))
+                var reproducer: [[String]] = []
+                let request = BuildRequest(side: .baseline, tree: tree, commit: tree.baseCommit, config: spec, programs: [])
+                do {
+                    _ = try await builder.configure(request, worktree: worktree, buildDirectory: scratch + "/build", log: scratch + "/log",
+                                                    phase: .configure, blame: .usage, reproducer: &reproducer)
+                    Issue.record("\(symbol) was accepted")
+                } catch let error as NetrigError {
+                    let text = "\(error)"
+                    #expect(text.contains(symbol) && text.contains(words), "\(text)")
+                    #expect(error.phase == .configure && error.blame == .usage)
+                }
+            }
+        }
+    }
+
+    /// The build directory on a small file system: make fails with ENOSPC, and netrig says the disk is
+    /// full (not that the code does not build), caches no failure, and leaves no half-made cache entry.
+    @Test func aFullDiskIsNamedAndNothingHalfMadeStays() async throws {
+        let tree = try await fixtures.defaultTree()
+        var spec = try ConfigCatalog(directory: fixtures.repository + "/kconfigs").spec(named: "default")
+        spec.name = "netrig-test-disk-full"
+        // A config of its own (a cache miss), close to the default so that ccache serves most objects.
+        spec.fragments.append(ConfigFragment(name: "disk-full", text: "CONFIG_LOCALVERSION=\"-diskfull\"\n"))
+        let workspace = TreeWorkspace(directories: fixtures.directories)
+        let builder = KernelBuilder(directories: fixtures.directories, workspace: workspace)
+        let request = BuildRequest(side: .baseline, tree: tree, commit: tree.baseCommit, config: spec, programs: [])
+        let buildDirectory = builder.buildDirectory(for: request)
+        try FileManager.default.createDirectory(atPath: buildDirectory, withIntermediateDirectories: true)
+        let runner = HostCommandRunner()
+        let mount = try await runner.run(HostCommand("mount", ["-t", "tmpfs", "-o", "size=24m", "netrig-test-disk-full", buildDirectory]),
+                                         timeout: .seconds(30))
+        try #require(mount.exitStatus == 0, "mount a small tmpfs: \(mount.standardError)")
+        defer {
+            if let umount = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: ["-l", buildDirectory]) { umount.waitUntilExit() }
+        }
+        do {
+            _ = try await builder.build(request, progress: SilentProgress())
+            Issue.record("the build fitted into 24 MiB")
+        } catch let error as NetrigError {
+            #expect(error.message.hasPrefix("the build ran out of disk space"), "\(error)")
+            #expect(error.blame == .infrastructure && error.subject == "disk of \(buildDirectory)")
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: fixtures.directories.kernels).filter { $0.contains(".tmp-") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+        let failedLogs = try FileManager.default.contentsOfDirectory(atPath: fixtures.directories.kernels).filter { $0.hasSuffix(".failed.log") }
+        #expect(!failedLogs.contains { (try? String(contentsOfFile: fixtures.directories.kernels + "/" + $0, encoding: .utf8))?
+            .contains("No space left on device") == true }, "a full disk is not remembered as a failure of the code")
     }
 }

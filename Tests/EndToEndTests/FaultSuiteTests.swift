@@ -1,0 +1,173 @@
+import Foundation
+import HostCommands
+import NetrigCore
+import NetrigTestSupport
+import RunStore
+import Testing
+
+/// The fault suite of docs/RELIABILITY.md, through the `netrig` binary: bad input, libvirt out of reach,
+/// SIGTERM and SIGKILL in the middle of a run, and `--resume`. Each asserts the error (phase and input),
+/// the run stored with what it had, and that no guest or QEMU process is left behind.
+@Suite(.serialized, .enabled(if: HostFixtures.enabled)) struct FaultSuiteTests {
+    let fixtures = HostFixtures.shared
+    var binary: String { fixtures.repository + "/.build/debug/netrig" }
+
+    func netrig(_ arguments: [String], timeout: Duration = .seconds(1800)) async throws -> HostCommandResult {
+        try await HostCommandRunner().run(HostCommand(binary, arguments, environment: ["NETRIG_HOME": fixtures.repository]),
+                                          timeout: timeout)
+    }
+
+    /// `netrig run` in the background, for signals.
+    func start(_ arguments: [String], output: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["NETRIG_HOME": fixtures.repository]) { $1 }
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    /// Names of the running libvirt domains (virsh, as an operator would look).
+    func domains() async throws -> [String] {
+        let list = try await HostCommandRunner().run(HostCommand("virsh", ["-c", fixtures.libvirtURI, "list", "--name"]), timeout: .seconds(30))
+        return list.standardOutput.split(separator: "\n").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// QEMU processes whose command line names a domain of process `pid`.
+    func qemuProcesses(of pid: Int32) async throws -> [String] {
+        let ps = try await HostCommandRunner().run(HostCommand("ps", ["-eo", "args"]), timeout: .seconds(30))
+        return ps.standardOutput.split(separator: "\n").map(String.init).filter { $0.contains("qemu-system") && $0.contains("-\(pid)-") }
+    }
+
+    /// Waits until a domain of `pid` whose name starts with `prefix` runs.
+    func waitForDomain(_ prefix: String, of pid: Int32, process: Process, limit: Duration = .seconds(900)) async throws -> String {
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < limit {
+            if let name = try await domains().first(where: { $0.hasPrefix("netrig-\(prefix)") && $0.contains("-\(pid)-") }) { return name }
+            guard process.isRunning else { throw NetrigError(phase: .store, blame: .infrastructure, message: "netrig ended before \(prefix) booted") }
+            try await Task.sleep(for: .seconds(1))
+        }
+        throw NetrigError(phase: .store, blame: .infrastructure, message: "no \(prefix) domain within \(limit)")
+    }
+
+    func waitForExit(_ process: Process) async throws {
+        while process.isRunning { try await Task.sleep(for: .milliseconds(200)) }
+    }
+
+    /// Junk, a series missing its patch 2 of 3, and a cut-off mbox: each refused with the file or the patch
+    /// named, and stored as a run that failed in apply-series.
+    @Test func badSeriesAreNamedAndStored() async throws {
+        let scratch = fixtures.scratchDirectory("fault-input")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let store = scratch + "/runs.sqlite"
+        var junk = Data(count: 4096)
+        for index in junk.indices { junk[index] = UInt8((index * 7919) % 256) }
+        try junk.write(to: URL(fileURLWithPath: scratch + "/junk.mbox"))
+        // broken-middle-patch.mbox has three patches; drop the second message.
+        let full = try String(contentsOfFile: fixtures.repository + "/examples/broken-middle-patch.mbox", encoding: .utf8)
+        let messages = full.components(separatedBy: "\nFrom ")
+        try #require(messages.count == 3)
+        try (messages[0] + "\nFrom " + messages[2]).write(toFile: scratch + "/missing.mbox", atomically: true, encoding: .utf8)
+        // The example series cut in the middle of its diff.
+        let example = try String(contentsOfFile: fixtures.repository + "/examples/page-pool-comments.mbox", encoding: .utf8)
+        try String(example.prefix(example.count * 2 / 3)).write(toFile: scratch + "/truncated.mbox", atomically: true, encoding: .utf8)
+
+        for (file, words) in [("junk.mbox", "junk.mbox"), ("missing.mbox", "patch 2/3 missing")] {
+            let result = try await netrig(["run", "--store", store, "--series", scratch + "/" + file], timeout: .seconds(120))
+            #expect(result.exitStatus == 2, "\(file): \(result.standardError)")
+            #expect(result.standardError.contains(words), "\(file): \(result.standardError)")
+            #expect(result.standardError.contains("stored as run"), "\(file): \(result.standardError)")
+        }
+        let truncated = try await netrig(["run", "--store", store, "--series", scratch + "/truncated.mbox"], timeout: .seconds(600))
+        #expect(truncated.exitStatus == 2, "\(truncated.standardOutput)\(truncated.standardError)")
+        #expect((truncated.standardOutput + truncated.standardError).contains("patch"), "the patch that does not apply is named")
+
+        let runs = try await SQLiteRunStore(path: store).listRuns(limit: 10)
+        #expect(runs.count == 3)
+        #expect(runs.allSatisfy { $0.status == .failed && $0.failedPhase == .applySeries && $0.verdict == .fail },
+                "\(runs.map { "\($0.status) \(String(describing: $0.failedPhase))" })")
+    }
+
+    /// libvirtd out of reach (a socket that does not exist): said before anything is built, stored in
+    /// configure, exit 1 (netrig could not decide, not the series' fault).
+    @Test func libvirtOutOfReachIsFoundBeforeBuilding() async throws {
+        let scratch = fixtures.scratchDirectory("fault-libvirt")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let result = try await netrig(["run", "--store", scratch + "/runs.sqlite", "--repetitions", "1", "--no-leak-check",
+                                       "--libvirt-uri", "qemu+unix:///system?socket=\(scratch)/no-libvirtd.sock"], timeout: .seconds(600))
+        #expect(result.exitStatus == 1, "\(result.standardOutput)\(result.standardError)")
+        #expect((result.standardOutput + result.standardError).contains("cannot connect to libvirt"))
+        let run = try #require(try await SQLiteRunStore(path: scratch + "/runs.sqlite").listRuns(limit: 1).first)
+        #expect(run.status == .failed && run.failedPhase == .configure)
+        let stored = try #require(try await SQLiteRunStore(path: scratch + "/runs.sqlite").loadRun(run.id))
+        #expect(stored.builds.isEmpty, "nothing was built")
+    }
+
+    /// SIGTERM while the patched kernel's guest runs: stored as interrupted in test-patched, exit 143, no
+    /// guest left. `--resume` keeps the baseline's boot, runs the rest and completes the same run.
+    @Test func sigtermStoresAnInterruptedRunThatResumes() async throws {
+        let scratch = fixtures.scratchDirectory("fault-sigterm")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let storePath = scratch + "/runs.sqlite"
+        let process = try start(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check"], output: scratch + "/out")
+        let pid = process.processIdentifier
+        _ = try await waitForDomain("patched-throughput", of: pid, process: process)
+        process.terminate()
+        try await waitForExit(process)
+        let output = (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 143, "\(output.lastLines(10))")
+        #expect(output.contains("netrig run --resume"), "\(output.lastLines(10))")
+        #expect(try await domains().filter { $0.contains("-\(pid)-") }.isEmpty, "no guest of the interrupted run is left")
+        #expect(try await qemuProcesses(of: pid).isEmpty)
+
+        let store = try SQLiteRunStore(path: storePath)
+        let run = try #require(try await store.listRuns(limit: 1).first)
+        #expect(run.status == .interrupted && run.failedPhase == .testPatched && run.verdict == .error)
+        let interrupted = try #require(try await store.loadRun(run.id))
+        #expect(interrupted.boots.filter { $0.side == .baseline }.count == 1, "the baseline's boot was stored before the signal")
+        #expect(interrupted.phases.contains { $0.phase == .testPatched && $0.outcome == .failed && $0.note?.contains("interrupted") == true })
+        let overlays = FileManager.default.enumerator(atPath: scratch)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".qcow2") } ?? []
+        #expect(overlays.isEmpty, "disk overlays are removed: \(overlays)")
+
+        let resumed = try await netrig(["run", "--store", storePath, "--resume", String(run.id)])
+        #expect(resumed.exitStatus == 0, "\(resumed.standardOutput)\(resumed.standardError)")
+        #expect((resumed.standardOutput + resumed.standardError).contains("kept from the stored run"))
+        let done = try #require(try await store.loadRun(run.id))
+        #expect(done.summary.status == .completed && done.summary.verdict == .pass)
+        #expect(done.boots.filter { $0.side == .baseline }.count == 1, "the baseline did not boot again")
+        #expect(done.boots.filter { $0.side == .patched && !$0.workloadFailed }.count == 1)
+        #expect(Set(done.samples.map(\.side)) == [.baseline, .patched])
+        #expect(try await store.listRuns(limit: 10).count == 1, "the same run, not a new one")
+    }
+
+    /// SIGKILL (nothing can be cleaned up in the process): libvirt destroys the guest with its connection,
+    /// the store opens and lists every completed phase, and `netrig runs` calls the run interrupted.
+    @Test func sigkillLeavesAReadableStoreAndNoGuest() async throws {
+        let scratch = fixtures.scratchDirectory("fault-sigkill")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let storePath = scratch + "/runs.sqlite"
+        let process = try start(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check"], output: scratch + "/out")
+        let pid = process.processIdentifier
+        _ = try await waitForDomain("baseline-throughput", of: pid, process: process)
+        kill(pid, SIGKILL)
+        try await waitForExit(process)
+        var left = try await domains().filter { $0.contains("-\(pid)-") }
+        for _ in 0..<30 where !left.isEmpty {
+            try await Task.sleep(for: .seconds(1))
+            left = try await domains().filter { $0.contains("-\(pid)-") }
+        }
+        #expect(left.isEmpty, "libvirt destroys a killed netrig's guests (autodestroy): \(left)")
+        #expect(try await qemuProcesses(of: pid).isEmpty)
+        let run = try #require(try await SQLiteRunStore(path: storePath).listRuns(limit: 1).first)
+        let stored = try #require(try await SQLiteRunStore(path: storePath).loadRun(run.id))
+        let completed = Set(stored.phases.filter { $0.outcome == .completed }.map(\.phase))
+        #expect(completed.isSuperset(of: [.prepareTree, .applySeries, .configure, .buildBaseline, .buildPatched]), "\(completed)")
+        #expect(run.status == .running && run.owner?.pid == pid)
+        let listing = try await netrig(["runs", "--store", storePath], timeout: .seconds(60))
+        #expect(listing.standardOutput.contains("interrupted"), "\(listing.standardOutput)")
+    }
+}
