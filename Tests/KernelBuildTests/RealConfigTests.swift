@@ -89,6 +89,7 @@ import Testing
         try await withWorktree("bad-symbols") { tree, worktree, scratch in
             let base = try ConfigCatalog(directory: fixtures.repository + "/kconfigs").spec(named: "default")
             let builder = KernelBuilder(directories: fixtures.directories, workspace: TreeWorkspace(directories: fixtures.directories))
+            try FileManager.default.createDirectory(atPath: scratch + "/build", withIntermediateDirectories: true)
             for (symbol, words) in [("CONFIG_NETRIG_NO_SUCH_SYMBOL", "does not exist"), ("CONFIG_BT_HCIBTUSB", "USB")] {
                 var spec = base
                 spec.fragments.append(ConfigFragment(name: "bad", text: "\(symbol)=y\n"))
