@@ -79,8 +79,13 @@ public struct RecipeImageProvider: ImageProvider {
         let image = target + "/rootfs.ext4"
         let fm = FileManager.default
         if fm.fileExists(atPath: image) {
-            progress.note("guest image: cached (\(recipe.name), \(hash.prefix(12)))")
-            return image
+            if let damage = await Self.damage(of: image, runner: runner) {
+                progress.note("guest image: the cached image \(hash.prefix(12)) is damaged (\(damage)): building it again")
+                try? fm.removeItem(atPath: target)
+            } else {
+                progress.note("guest image: cached (\(recipe.name), \(hash.prefix(12)))")
+                return image
+            }
         }
         let staging = target + ".tmp-\(getpid())"
         try? fm.removeItem(atPath: staging)
@@ -113,9 +118,42 @@ public struct RecipeImageProvider: ImageProvider {
                               details: ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").lastLines(5))
         }
         try fm.removeItem(atPath: root)
+        try Self.stamp(staging + "/rootfs.ext4")
         try? fm.removeItem(atPath: target)
         try fm.moveItem(atPath: staging, toPath: target)
         return image
+    }
+}
+
+extension RecipeImageProvider {
+    /// Beside a cached image: its size and modification time when it was made. Guests boot from overlays,
+    /// so a cached image never changes; one that did (truncated, written to, replaced) is built again.
+    static func stampPath(_ image: String) -> String { image + ".stamp" }
+
+    static func fingerprint(_ image: String) throws -> String {
+        let attributes = try FileManager.default.attributesOfItem(atPath: image)
+        let size = (attributes[.size] as? NSNumber)?.int64Value ?? -1
+        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        return "size \(size) modified \(String(format: "%.6f", modified))"
+    }
+
+    static func stamp(_ image: String) throws {
+        try (try fingerprint(image) + "\n").write(toFile: stampPath(image), atomically: true, encoding: .utf8)
+    }
+
+    /// Why a cached image cannot be used, or nil: its size or time differ from its stamp, or its file system
+    /// does not check clean (`e2fsck -fn`, read-only, well under a second). An image from before stamps
+    /// were written gets one when it checks clean.
+    static func damage(of image: String, runner: HostCommandRunner) async -> String? {
+        let recorded = (try? String(contentsOfFile: stampPath(image), encoding: .utf8))?.trimmingWhitespace
+        guard let now = try? fingerprint(image) else { return "cannot read it" }
+        if let recorded, recorded != now { return "\(now), made as \(recorded)" }
+        let check = try? await runner.run(HostCommand("e2fsck", ["-f", "-n", image]), timeout: .seconds(120))
+        guard let check, check.succeeded else {
+            return "e2fsck -fn: " + ((check?.standardOutput ?? "") + (check?.standardError ?? "")).lastLines(2).joined(separator: " ")
+        }
+        if recorded == nil { try? stamp(image) }
+        return nil
     }
 }
 

@@ -32,9 +32,18 @@ public struct KernelBuilder: Sendable {
         let compiler = try await runner.run(HostCommand("gcc", ["--version"])).standardOutput.lastLines(99).first ?? "gcc"
         let key = Self.cacheKey(treeHash: treeHash, config: request.config, programs: request.programs, compiler: compiler)
         let artifactDirectory = directories.kernels + "/" + key
-        if let cached = loadCached(artifactDirectory, side: request.side, commit: request.commit) {
+        switch await loadCached(artifactDirectory, side: request.side, commit: request.commit) {
+        case .valid(let cached):
             progress.note("\(request.side.rawValue) kernel: cached (\(key.prefix(12))), nothing to build")
             return cached
+        case .corrupted(let reason):
+            // Never booted as it is: removed (under the build lock, so no other build is reading it) and rebuilt.
+            progress.note("\(request.side.rawValue) kernel: the cache entry \(key.prefix(12)) is corrupted (\(reason)): building it again")
+            try await FileLock.withLock(workspace.workRoot(for: request.tree) + "/build.lock") {
+                try? FileManager.default.removeItem(atPath: artifactDirectory)
+            }
+        case .absent:
+            break
         }
         // The same inputs fail the same way: a compiler error is remembered, not rebuilt.
         let failedLog = directories.kernels + "/" + key + ".failed.log"
@@ -140,6 +149,7 @@ public struct KernelBuilder: Sendable {
                 buildSeconds: Double((ContinuousClock.now - start).components.seconds),
                 ccacheHitRatio: hits + misses > 0 ? Double(hits) / Double(hits + misses) : nil, reproducer: reproducer)
             try JSONEncoder().encode(artifact).write(to: URL(fileURLWithPath: staging + "/artifact.json"))
+            try await writeChecksums(staging, phase: phase)
             try? FileManager.default.removeItem(atPath: artifactDirectory)
             try FileManager.default.moveItem(atPath: staging, toPath: artifactDirectory)
             return artifact
@@ -172,19 +182,66 @@ public struct KernelBuilder: Sendable {
         return hasher.finalizeHex()
     }
 
-    /// A cache entry counts only when its record decodes and every file it names exists; otherwise it is
-    /// rebuilt (a corrupted or half-deleted entry is never used).
-    func loadCached(_ directory: String, side: Side, commit: String) -> KernelArtifact? {
-        guard let data = FileManager.default.contents(atPath: directory + "/artifact.json"),
-              var artifact = try? JSONDecoder().decode(KernelArtifact.self, from: data) else { return nil }
+    /// What the build cache holds for a key.
+    enum CacheEntry {
+        case absent
+        case valid(KernelArtifact)
+        /// Present but not usable as it is: a record that does not decode, a file missing, or a file whose
+        /// checksum changed since it was built (a truncated or overwritten bzImage).
+        case corrupted(String)
+    }
+
+    /// The checksum file of a cache entry: `sha256sum` lines for every file the entry holds, relative paths.
+    static let checksumFile = "sha256sums"
+
+    /// A cache entry counts only when its record decodes, every file it names exists and every file still
+    /// has the checksum recorded when it was built. Entries from before checksums were recorded get them
+    /// on first use.
+    func loadCached(_ directory: String, side: Side, commit: String) async -> CacheEntry {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: directory) else { return .absent }
+        guard let data = fm.contents(atPath: directory + "/artifact.json") else { return .corrupted("artifact.json is missing") }
+        guard var artifact = try? JSONDecoder().decode(KernelArtifact.self, from: data) else {
+            return .corrupted("artifact.json does not decode")
+        }
         let files = [artifact.kernelImage, artifact.configPath] + Array(artifact.programs.values)
-        guard files.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) else { return nil }
+        if let missing = files.first(where: { !fm.fileExists(atPath: $0) }) {
+            return .corrupted("\((missing as NSString).lastPathComponent) is missing")
+        }
+        if fm.fileExists(atPath: directory + "/" + Self.checksumFile) {
+            let check = try? await runner.run(HostCommand("sha256sum", ["--check", "--strict", "--quiet", Self.checksumFile],
+                                                          workingDirectory: directory))
+            guard let check, check.succeeded else {
+                let failed = (check?.standardOutput ?? "").split(separator: "\n").map { String($0) }.filter { $0.contains("FAILED") }
+                return .corrupted(failed.isEmpty ? "its checksums do not verify" : failed.joined(separator: ", "))
+            }
+        } else {
+            try? await writeChecksums(directory, phase: side == .baseline ? .buildBaseline : .buildPatched)
+        }
         artifact.side = side
         artifact.commit = commit
         artifact.cached = true
         artifact.buildSeconds = 0
         artifact.ccacheHitRatio = nil
-        return artifact
+        return .valid(artifact)
+    }
+
+    /// Records the checksum of every file of an entry (the record itself, the kernel, its config, its log and
+    /// its programs).
+    func writeChecksums(_ directory: String, phase: Phase) async throws {
+        let fm = FileManager.default
+        let files = (fm.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? [])
+            .filter { $0 != Self.checksumFile && !$0.hasSuffix(".tmp") }
+            .filter { var isDirectory: ObjCBool = false; return fm.fileExists(atPath: directory + "/" + $0, isDirectory: &isDirectory) && !isDirectory.boolValue }
+            .sorted()
+        let sums = try await runner.run(HostCommand("sha256sum", ["--"] + files, workingDirectory: directory))
+        guard sums.succeeded else {
+            throw NetrigError(phase: phase, blame: .infrastructure, subject: directory, message: "sha256sum failed",
+                              details: sums.standardError.lastLines(3))
+        }
+        try sums.standardOutput.write(toFile: directory + "/" + Self.checksumFile + ".tmp", atomically: false, encoding: .utf8)
+        _ = try? fm.removeItem(atPath: directory + "/" + Self.checksumFile)
+        try fm.moveItem(atPath: directory + "/" + Self.checksumFile + ".tmp", toPath: directory + "/" + Self.checksumFile)
     }
 
     func makeCommand(worktree: String, buildDirectory: String, targets: [String], extra: [String] = []) -> HostCommand {

@@ -93,6 +93,25 @@ import Testing
                 "\(runs.map { "\($0.status) \(String(describing: $0.failedPhase))" })")
     }
 
+    /// `--append` takes kernel arguments, never a replacement for netrig's init or root nor shell text: refused
+    /// as a usage error (exit 64) before a tree, a build or a guest is touched, with the argument named.
+    @Test func appendRefusesInitRootAndShellText() async throws {
+        let scratch = fixtures.scratchDirectory("fault-append")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        FileManager.default.createFile(atPath: scratch + "/bzImage", contents: Data("not booted".utf8))
+        for (command, append) in [("run", "init=/bin/sh"), ("run", "quiet;reboot"), ("boot", "root=/dev/sda"), ("boot", "a=$(id)")] {
+            let target = command == "run" ? ["--store", scratch + "/runs.sqlite"] : ["--kernel", scratch + "/bzImage"]
+            let result = try await netrig([command] + target + ["--append", append], timeout: .seconds(60))
+            #expect(result.exitStatus == 64, "\(command) --append \(append): \(result.standardError)")
+            #expect(result.standardError.contains("--append"), "\(result.standardError)")
+            #expect(result.standardError.contains(append.split(separator: " ").first.map(String.init) ?? append), "\(result.standardError)")
+        }
+        if FileManager.default.fileExists(atPath: scratch + "/runs.sqlite") {
+            let runs = try await SQLiteRunStore(path: scratch + "/runs.sqlite").listRuns(limit: 1)
+            #expect(runs.isEmpty, "a usage error is no run")
+        }
+    }
+
     /// libvirtd out of reach (a socket that does not exist): said before anything is built, stored in
     /// configure, exit 1 (netrig could not decide, not the series' fault).
     @Test func libvirtOutOfReachIsFoundBeforeBuilding() async throws {

@@ -91,3 +91,24 @@ import Testing
         #expect(try recipe.contentHash(publicKey: "a") != recipe.contentHash(publicKey: "b"))
     }
 }
+
+/// netrig's per-installation key pair: the private key is made at mode 0600 in a 0700 directory, and a key
+/// whose mode was loosened is tightened again before it is used (ssh-keygen, for real).
+@Suite struct SSHKeyTests {
+    func mode(_ path: String) throws -> Int {
+        try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+    }
+
+    @Test func privateKeyIsMode0600AndStaysSo() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-keys-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let key = scratch + "/ssh/id_ed25519"
+        let publicKey = try await SSHKeys.ensure(key)
+        #expect(publicKey.hasPrefix("ssh-ed25519 "))
+        #expect(try mode(key) == 0o600)
+        #expect(try mode(scratch + "/ssh") == 0o700)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: key)
+        #expect(try await SSHKeys.ensure(key) == publicKey, "the same key, not a new one")
+        #expect(try mode(key) == 0o600)
+    }
+}

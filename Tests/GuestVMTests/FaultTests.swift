@@ -36,6 +36,45 @@ import Testing
             """, path: "\(name).toml")
     }
 
+    /// A cached guest image that changed since it was made (cut short, or its superblock overwritten) is found
+    /// before a guest boots from it; an intact copy passes. (Copies of the real image.)
+    @Test func aDamagedCachedImageIsFound() async throws {
+        let image = try await fixtures.guestImage()
+        let scratch = fixtures.scratchDirectory("image-damage")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let runner = HostCommandRunner()
+        func copy(_ name: String) async throws -> String {
+            let path = scratch + "/" + name
+            let cp = try await runner.run(HostCommand("cp", ["--sparse=always", image, path]), timeout: .seconds(120))
+            try #require(cp.succeeded, "\(cp.standardError)")
+            try RecipeImageProvider.stamp(path)
+            return path
+        }
+        let intact = try await copy("intact.ext4")
+        #expect(await RecipeImageProvider.damage(of: intact, runner: runner) == nil)
+
+        let short = try await copy("short.ext4")
+        let truncate = try await runner.run(HostCommand("truncate", ["-s", "800M", short]))
+        try #require(truncate.succeeded)
+        let shortDamage = try #require(await RecipeImageProvider.damage(of: short, runner: runner))
+        #expect(shortDamage.contains("size 838860800"), "\(shortDamage)")
+
+        // The primary superblock zeroed, and the stamp renewed: only the file system check can tell.
+        let zeroed = try await copy("zeroed.ext4")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: zeroed))
+        try handle.seek(toOffset: 1024)
+        try handle.write(contentsOf: Data(count: 1024))
+        try handle.close()
+        try RecipeImageProvider.stamp(zeroed)
+        let zeroedDamage = try #require(await RecipeImageProvider.damage(of: zeroed, runner: runner))
+        #expect(zeroedDamage.contains("e2fsck"), "\(zeroedDamage)")
+
+        // An image from before stamps were written gets one when it checks clean.
+        try FileManager.default.removeItem(atPath: RecipeImageProvider.stampPath(intact))
+        #expect(await RecipeImageProvider.damage(of: intact, runner: runner) == nil)
+        #expect(FileManager.default.fileExists(atPath: RecipeImageProvider.stampPath(intact)))
+    }
+
     /// SSH answers but refuses the key: reported at once as an authentication failure of that guest,
     /// not after the boot timeout as "did not answer".
     @Test func aKeyTheGuestRefusesIsNamedAtOnce() async throws {

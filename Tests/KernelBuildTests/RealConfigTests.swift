@@ -5,62 +5,69 @@ import Testing
 @testable import KernelBuild
 @testable import NetrigCore
 
+/// A worktree of the default tree's base in a scratch directory, removed (and pruned) afterwards.
+func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, _ body: (KernelTree, String, String) async throws -> T) async throws -> T {
+    let tree = try await fixtures.defaultTree()
+    let scratch = fixtures.scratchDirectory(name)
+    let repository = Git(directory: tree.repository)
+    let worktree = scratch + "/src"
+    try await repository.run(["worktree", "add", "--detach", "--quiet", worktree, tree.baseCommit], phase: .prepareTree)
+    defer {
+        _ = try? FileManager.default.removeItem(atPath: scratch)
+        Task { _ = try? await repository.tryRun(["worktree", "prune"]) }
+    }
+    return try await body(tree, worktree, scratch)
+}
+
 /// Kconfig for real: Debian's 6.12 tree, allnoconfig + olddefconfig with the default fragments.
 @Suite(.serialized, .enabled(if: HostFixtures.enabled)) struct RealConfigTests {
     let fixtures = HostFixtures.shared
 
     /// A series that adds a Kconfig symbol shows up in the effective-config diff of baseline and patched.
     @Test func aSeriesThatChangesKconfigShowsInTheConfigChanges() async throws {
-        let tree = try await fixtures.defaultTree()
-        let scratch = fixtures.scratchDirectory("kconfig")
-        let repository = Git(directory: tree.repository)
-        let worktree = scratch + "/src"
-        try await repository.run(["worktree", "add", "--detach", "--quiet", worktree, tree.baseCommit], phase: .prepareTree)
-        defer {
-            _ = try? FileManager.default.removeItem(atPath: scratch)
-            Task { _ = try? await repository.tryRun(["worktree", "prune"]) }
-        }
-        let git = Git(directory: worktree)
-        let kconfig = worktree + "/net/Kconfig"
-        let original = try String(contentsOfFile: kconfig, encoding: .utf8)
-        try (original + "\nconfig NETRIG_EXAMPLE_POOL_CHECKS\n\tbool\n\tdefault y\n\tdepends on PAGE_POOL\n")
-            .write(toFile: kconfig, atomically: true, encoding: .utf8)
-        try await git.run(["-c", "user.name=netrig", "-c", "user.email=netrig@example.org", "commit", "--quiet", "-am",
-                           "net: add a Kconfig symbol"], phase: .applySeries)
-        let patchedCommit = try await git.run(["rev-parse", "HEAD"], phase: .applySeries)
+        try await withScratchWorktree(fixtures, "kconfig") { tree, worktree, scratch in
+            let git = Git(directory: worktree)
+            let kconfig = worktree + "/net/Kconfig"
+            let original = try String(contentsOfFile: kconfig, encoding: .utf8)
+            try (original + "\nconfig NETRIG_EXAMPLE_POOL_CHECKS\n\tbool\n\tdefault y\n\tdepends on PAGE_POOL\n")
+                .write(toFile: kconfig, atomically: true, encoding: .utf8)
+            try await git.run(["-c", "user.name=netrig", "-c", "user.email=netrig@example.org", "commit", "--quiet", "-am",
+                               "net: add a Kconfig symbol"], phase: .applySeries)
+            let patchedCommit = try await git.run(["rev-parse", "HEAD"], phase: .applySeries)
 
-        let spec = try ConfigCatalog(directory: fixtures.repository + "/kconfigs").spec(named: "default")
-        let builder = KernelBuilder(directories: fixtures.directories, workspace: TreeWorkspace(directories: fixtures.directories))
-        let buildDirectory = scratch + "/build"
-        try FileManager.default.createDirectory(atPath: buildDirectory, withIntermediateDirectories: true)
-        var effective: [String: String] = [:]
-        for (label, commit) in [("baseline", tree.baseCommit), ("patched", patchedCommit)] {
-            try await git.run(["checkout", "--quiet", "--detach", commit], phase: .applySeries)
-            var reproducer: [[String]] = []
-            let request = BuildRequest(side: label == "baseline" ? .baseline : .patched, tree: tree, commit: commit, config: spec, programs: [])
-            _ = try await builder.configure(request, worktree: worktree, buildDirectory: buildDirectory, log: scratch + "/\(label).log",
-                                            phase: .configure, blame: .series, reproducer: &reproducer)
-            effective[label] = try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
-        }
-        let changes = ConfigChange.between(KernelBuilder.parseConfig(effective["baseline"]!), KernelBuilder.parseConfig(effective["patched"]!))
-        #expect(changes == [ConfigChange(symbol: "CONFIG_NETRIG_EXAMPLE_POOL_CHECKS", baseline: "n", patched: "y")])
+            let spec = try ConfigCatalog(directory: fixtures.repository + "/kconfigs").spec(named: "default")
+            let builder = KernelBuilder(directories: fixtures.directories, workspace: TreeWorkspace(directories: fixtures.directories))
+            let buildDirectory = scratch + "/build"
+            try FileManager.default.createDirectory(atPath: buildDirectory, withIntermediateDirectories: true)
+            var effective: [String: String] = [:]
+            for (label, commit) in [("baseline", tree.baseCommit), ("patched", patchedCommit)] {
+                try await git.run(["checkout", "--quiet", "--detach", commit], phase: .applySeries)
+                var reproducer: [[String]] = []
+                let request = BuildRequest(side: label == "baseline" ? .baseline : .patched, tree: tree, commit: commit, config: spec, programs: [])
+                _ = try await builder.configure(request, worktree: worktree, buildDirectory: buildDirectory, log: scratch + "/\(label).log",
+                                                phase: .configure, blame: .series, reproducer: &reproducer)
+                effective[label] = try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
+            }
+            let changes = ConfigChange.between(KernelBuilder.parseConfig(effective["baseline"]!), KernelBuilder.parseConfig(effective["patched"]!))
+            #expect(changes == [ConfigChange(symbol: "CONFIG_NETRIG_EXAMPLE_POOL_CHECKS", baseline: "n", patched: "y")])
 
-        // Every shipped named config holds on this tree: each requested symbol survives olddefconfig
-        // (configure throws, naming the symbol and the unmet dependency, when one does not).
-        try await git.run(["checkout", "--quiet", "--detach", tree.baseCommit], phase: .applySeries)
-        let names = try FileManager.default.contentsOfDirectory(atPath: fixtures.repository + "/kconfigs")
-            .filter { $0.hasSuffix(".toml") }.map { String($0.dropLast(5)) }.sorted()
-        #expect(names.contains("devmem-off") && names.contains("debug"))
-        for name in names {
-            let named = try ConfigCatalog(directory: fixtures.repository + "/kconfigs").spec(named: name)
-            var reproducer: [[String]] = []
-            let request = BuildRequest(side: .baseline, tree: tree, commit: tree.baseCommit, config: named, programs: [])
-            _ = try await builder.configure(request, worktree: worktree, buildDirectory: buildDirectory, log: scratch + "/\(name).log",
-                                            phase: .configure, blame: .usage, reproducer: &reproducer)
-            let values = KernelBuilder.parseConfig(try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8))
-            #expect((values["CONFIG_NET_DEVMEM"] ?? "n") == (name == "devmem-off" ? "n" : "y"), "\(name)")
-            if name == "debug" {
-                #expect(values["CONFIG_KASAN"] == "y" && values["CONFIG_DMA_API_DEBUG"] == "y" && values["CONFIG_INTEL_IOMMU"] == "y")
+            // Every shipped named config holds on this tree: each requested symbol survives olddefconfig
+            // (configure throws, naming the symbol and the unmet dependency, when one does not).
+            try await git.run(["checkout", "--quiet", "--detach", tree.baseCommit], phase: .applySeries)
+            let names = try FileManager.default.contentsOfDirectory(atPath: fixtures.repository + "/kconfigs")
+                .filter { $0.hasSuffix(".toml") }.map { String($0.dropLast(5)) }.sorted()
+            #expect(names.contains("devmem-off") && names.contains("debug"))
+            for name in names {
+                let named = try ConfigCatalog(directory: fixtures.repository + "/kconfigs").spec(named: name)
+                var reproducer: [[String]] = []
+                let request = BuildRequest(side: .baseline, tree: tree, commit: tree.baseCommit, config: named, programs: [])
+                _ = try await builder.configure(request, worktree: worktree, buildDirectory: buildDirectory, log: scratch + "/\(name).log",
+                                                phase: .configure, blame: .usage, reproducer: &reproducer)
+                let values = KernelBuilder.parseConfig(try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8))
+                #expect((values["CONFIG_NET_DEVMEM"] ?? "n") == (name == "devmem-off" ? "n" : "y"), "\(name)")
+                if name == "debug" {
+                    #expect(values["CONFIG_KASAN"] == "y" && values["CONFIG_DMA_API_DEBUG"] == "y" && values["CONFIG_INTEL_IOMMU"] == "y")
+                }
             }
         }
     }
@@ -70,23 +77,10 @@ import Testing
 @Suite(.serialized, .enabled(if: HostFixtures.enabled)) struct RealBuildFaultTests {
     let fixtures = HostFixtures.shared
 
-    func withWorktree<T>(_ name: String, _ body: (KernelTree, String, String) async throws -> T) async throws -> T {
-        let tree = try await fixtures.defaultTree()
-        let scratch = fixtures.scratchDirectory(name)
-        let repository = Git(directory: tree.repository)
-        let worktree = scratch + "/src"
-        try await repository.run(["worktree", "add", "--detach", "--quiet", worktree, tree.baseCommit], phase: .prepareTree)
-        defer {
-            _ = try? FileManager.default.removeItem(atPath: scratch)
-            Task { _ = try? await repository.tryRun(["worktree", "prune"]) }
-        }
-        return try await body(tree, worktree, scratch)
-    }
-
     /// A symbol the tree does not know, and one whose dependencies are not met (olddefconfig drops both
     /// silently): the error names the symbol and, for the second, what it depends on.
     @Test func unknownAndDroppedSymbolsAreNamed() async throws {
-        try await withWorktree("bad-symbols") { tree, worktree, scratch in
+        try await withScratchWorktree(fixtures, "bad-symbols") { tree, worktree, scratch in
             let base = try ConfigCatalog(directory: fixtures.repository + "/kconfigs").spec(named: "default")
             let builder = KernelBuilder(directories: fixtures.directories, workspace: TreeWorkspace(directories: fixtures.directories))
             try FileManager.default.createDirectory(atPath: scratch + "/build", withIntermediateDirectories: true)
@@ -105,6 +99,41 @@ import Testing
                     #expect(error.phase == .configure && error.blame == .usage)
                 }
             }
+        }
+    }
+
+    /// A cached kernel whose bzImage was cut short is never booted: the entry's checksums do not verify, it
+    /// is named, removed and built again, and the new entry verifies. (The real default kernel's entry.)
+    @Test func aCorruptedCacheEntryIsBuiltAgain() async throws {
+        let request = try await fixtures.defaultBuildRequest()
+        let builder = KernelBuilder(directories: fixtures.directories, workspace: TreeWorkspace(directories: fixtures.directories))
+        let first = try await builder.build(request, progress: SilentProgress())
+        let entry = (first.kernelImage as NSString).deletingLastPathComponent
+        guard case .valid = await builder.loadCached(entry, side: .baseline, commit: request.commit) else {
+            Issue.record("a fresh entry verifies"); return
+        }
+        #expect(FileManager.default.fileExists(atPath: entry + "/" + KernelBuilder.checksumFile))
+        let image = try Data(contentsOf: URL(fileURLWithPath: first.kernelImage))
+        try image.prefix(image.count / 2).write(to: URL(fileURLWithPath: first.kernelImage))
+        guard case .corrupted(let reason) = await builder.loadCached(entry, side: .baseline, commit: request.commit) else {
+            Issue.record("a truncated bzImage passed"); return
+        }
+        #expect(reason.contains("bzImage"), "\(reason)")
+
+        let progress = RecordingProgress()
+        let rebuilt = try await builder.build(request, progress: progress)
+        #expect(!rebuilt.cached)
+        #expect(progress.lines.contains { $0.contains("corrupted") && $0.contains("bzImage") }, "\(progress.lines)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: rebuilt.kernelImage)).count == image.count)
+        guard case .valid = await builder.loadCached(entry, side: .baseline, commit: request.commit) else {
+            Issue.record("the rebuilt entry verifies"); return
+        }
+        // A record that no longer decodes counts as corrupted too, never as absent or valid.
+        let scratch = fixtures.scratchDirectory("bad-record")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try "{".write(toFile: scratch + "/artifact.json", atomically: true, encoding: .utf8)
+        guard case .corrupted = await builder.loadCached(scratch, side: .baseline, commit: request.commit) else {
+            Issue.record("a broken record passed"); return
         }
     }
 

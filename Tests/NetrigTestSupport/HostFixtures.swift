@@ -34,15 +34,19 @@ public actor HostFixtures {
     /// when a run or another test built it already.
     public func defaultKernel() async throws -> KernelArtifact {
         if let kernel { return kernel }
+        let builder = KernelBuilder(directories: directories, workspace: TreeWorkspace(directories: directories))
+        let artifact = try await builder.build(try await defaultBuildRequest(), progress: SilentProgress())
+        kernel = artifact
+        return artifact
+    }
+
+    /// What `defaultKernel` builds: the default config on the base of the default tree, every workload's programs.
+    public func defaultBuildRequest() async throws -> BuildRequest {
         let tree = try await defaultTree()
         let spec = try ConfigCatalog(directory: repository + "/kconfigs").spec(named: "default")
         let catalog = WorkloadCatalog(directory: repository + "/workloads")
         let programs = try catalog.names().flatMap { try catalog.load($0).programs }
-        let builder = KernelBuilder(directories: directories, workspace: TreeWorkspace(directories: directories))
-        let artifact = try await builder.build(BuildRequest(side: .baseline, tree: tree, commit: tree.baseCommit, config: spec,
-                                                            programs: programs), progress: SilentProgress())
-        kernel = artifact
-        return artifact
+        return BuildRequest(side: .baseline, tree: tree, commit: tree.baseCommit, config: spec, programs: programs)
     }
 
     public func guestImage() async throws -> String {
@@ -68,4 +72,16 @@ public actor HostFixtures {
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
+}
+
+/// A progress observer that keeps every note and status line, for tests that assert what a user was told.
+public final class RecordingProgress: ProgressObserver, @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [String] = []
+    public init() {}
+    public var lines: [String] { lock.withLock { recorded } }
+    public func phaseStarted(_ phase: Phase, detail: String) {}
+    public func phaseFinished(_ phase: Phase, seconds: Double, outcome: PhaseRecord.Outcome) {}
+    public func status(_ line: String) { lock.withLock { recorded.append(line) } }
+    public func note(_ line: String) { lock.withLock { recorded.append(line) } }
 }
