@@ -75,7 +75,8 @@ public final class SSHGuestSession: GuestSession {
             let result = try await session.exec(command, input: input, timeout: timeout)
             return CommandOutput(exitStatus: result.exitStatus,
                                  standardOutput: String(decoding: result.standardOutput, as: UTF8.self),
-                                 standardError: String(decoding: result.standardError, as: UTF8.self))
+                                 standardError: String(decoding: result.standardError, as: UTF8.self),
+                                 exitSignal: result.exitSignal)
         } catch let error as SSHError {
             throw GuestCommandError(guest: name, command: command, error: error)
         }

@@ -151,14 +151,14 @@ public struct LibvirtGuestLauncher: GuestLauncher {
                               message: "libvirt could not start the domain: \(error)", details: ["domain XML: \(spec.workDirectory)/domain.xml"])
         }
         do {
-            let session = try await waitForSSH(spec, wiring: wiring, domain: domain, started: ContinuousClock.now)
+            let session = try await waitForSSH(spec, wiring: wiring, domain: domain, connection: connection, started: ContinuousClock.now)
             if keep, let registry = keptGuests {
                 try? registry.record(KeptGuest(name: spec.name, domain: domain.name, uri: uri, sshPort: wiring.sshPort,
                                                privateKey: privateKey, consoleLog: wiring.consoleLog, diskOverlay: wiring.diskOverlay))
             }
             return Started(spec: spec, domain: domain, session: session, wiring: wiring)
         } catch {
-            try? await domain.destroy()
+            await destroy(domain, of: spec)
             try? fm.removeItem(atPath: wiring.diskOverlay)
             throw error
         }
@@ -170,14 +170,47 @@ public struct LibvirtGuestLauncher: GuestLauncher {
             progress.note("guest \(guest.spec.name) left running (--keep): netrig ssh \(guest.spec.name)")
             return
         }
-        try? await guest.domain.destroy()
+        await destroy(guest.domain, of: guest.spec)
         try? FileManager.default.removeItem(atPath: guest.wiring.diskOverlay)
+    }
+
+    /// Destroys a domain, also when libvirtd died under it (QEMU outlives the daemon by design, and
+    /// autodestroy needs the daemon): through a new connection when a daemon answers again, else, on this
+    /// host, by stopping its QEMU process; on a remote host the command that does it is named.
+    private func destroy(_ domain: LibvirtDomain, of spec: GuestSpec) async {
+        let failure: any Error
+        do { try await domain.destroy(); return } catch { failure = error }
+        if let fresh = try? await LibvirtConnection(uri: uri) {
+            let again = try? await fresh.domain(named: domain.name)
+            let destroyed = again == nil ? true : ((try? await again?.destroy()) != nil)
+            await fresh.close()
+            if destroyed { return }
+        }
+        if Self.isLocal(uri) {
+            let pids = await OrphanedQEMU.stop(domain.name)
+            progress.note("libvirt could not destroy guest \(spec.name) (\(failure)); "
+                          + (pids.isEmpty ? "no QEMU process of \(domain.name) is left" : "its QEMU process \(pids.map(String.init).joined(separator: ", ")) was stopped directly"))
+        } else {
+            progress.note("libvirt could not destroy guest \(spec.name) (\(failure)): it may still run; virsh -c \(uri) destroy \(domain.name)")
+        }
+    }
+
+    /// The error for a libvirt call that failed while guest `spec` booted: a lost connection (libvirtd
+    /// stopped or restarted) says so and what to do.
+    func libvirtFailure(_ error: any Error, spec: GuestSpec, connection: LibvirtConnection) async -> NetrigError {
+        if await connection.isAlive() {
+            return NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
+                               message: "libvirt could not tell whether the guest runs: \(error)")
+        }
+        return NetrigError(phase: spec.phase, blame: .infrastructure, subject: uri,
+                           message: "lost the connection to libvirt while guest \(spec.name) booted: \(error)",
+                           details: ["libvirtd stopped or restarted; start it again (virtlogd -d; libvirtd -d) and resume the run (netrig run --resume RUN)"])
     }
 
     /// Polls the console twenty times a second and SSH once the SSH server is up, until SSH answers; a panic or a
     /// domain that stopped ends the wait at once with the console's last lines. Records when init started
     /// (its first console line) and when an authenticated SSH session stood, for the boot benchmark.
-    func waitForSSH(_ spec: GuestSpec, wiring: DomainWiring, domain: LibvirtDomain,
+    func waitForSSH(_ spec: GuestSpec, wiring: DomainWiring, domain: LibvirtDomain, connection: LibvirtConnection,
                     started: ContinuousClock.Instant) async throws -> SSHGuestSession {
         var lastError = "no answer"
         var refusals = 0
@@ -193,7 +226,11 @@ public struct LibvirtGuestLauncher: GuestLauncher {
             if console.contains("Kernel panic - not syncing") {
                 throw bootFailure(spec, "the kernel panicked during boot", console: console)
             }
-            if !(try await domain.isActive()) {
+            let active: Bool
+            do { active = try await domain.isActive() } catch {
+                throw await libvirtFailure(error, spec: spec, connection: connection)
+            }
+            if !active {
                 throw bootFailure(spec, "the guest stopped during boot", console: console)
             }
             if initSeconds == nil, console.contains("netrig: init") { initSeconds = since(started) }

@@ -7,7 +7,7 @@ import NetrigCore
 /// `base-commit:` trailer. A missing or duplicated patch number is an error naming the number.
 public enum MboxParser {
     public static func parse(_ text: String, source: String) throws -> Series {
-        let messages = splitMessages(text)
+        let messages = splitMessages(transportLineEndingsRemoved(text))
         guard !messages.isEmpty else {
             throw error(source, "no mail messages found: an mbox starts each message with a 'From ' line, as git format-patch writes it")
         }
@@ -61,6 +61,22 @@ public enum MboxParser {
         }
         return Series(title: coverTitle ?? ordered[0].subject, revision: patches.map(\.revision).max() ?? 1,
                       baseCommit: baseCommit, patches: ordered, source: source)
+    }
+
+    /// An mbox saved with CRLF line endings (its first line ends in one, so its headers do too): the CRs
+    /// belong to the transport, not to the patches, and go. A CR inside an LF mbox is content (a patch to a
+    /// file with CRLF lines) and stays: the patches are applied with `git am --keep-cr`.
+    static func transportLineEndingsRemoved(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), newline > 0, bytes[newline - 1] == UInt8(ascii: "\r") else {
+            return text
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        for (index, byte) in bytes.enumerated() where !(byte == UInt8(ascii: "\r") && index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "\n")) {
+            out.append(byte)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func error(_ source: String, _ message: String) -> NetrigError {

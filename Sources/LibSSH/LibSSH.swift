@@ -14,9 +14,12 @@ public struct SSHError: Error, Sendable, CustomStringConvertible {
 
 /// What a remote command produced.
 public struct SSHExecResult: Sendable, Equatable {
+    /// -1 when the command ended without one (see `exitSignal`).
     public var exitStatus: Int32
     public var standardOutput: [UInt8]
     public var standardError: [UInt8]
+    /// The signal that ended the command ("KILL", "SEGV"), when the server says so.
+    public var exitSignal: String?
 }
 
 /// One SSH session (`ssh_session`) with public-key authentication. libssh blocks, so every call runs on a
@@ -90,10 +93,13 @@ public final class SSHSession: Sendable {
             guard let channel = ssh_channel_new(session) else {
                 throw SSHError(code: .channel, message: "ssh_channel_new: \(Self.lastError(session))")
             }
+            let exitSignal = UnsafeMutablePointer<netrig_exit_signal>.allocate(capacity: 1)
             defer {
                 ssh_channel_close(channel)
                 ssh_channel_free(channel)
+                exitSignal.deallocate()
             }
+            _ = netrig_watch_exit_signal(channel, exitSignal)
             guard ssh_channel_open_session(channel) == SSH_OK else {
                 let reason = Self.lastError(session)
                 throw SSHError(code: .channel, message: "ssh_channel_open_session: \(reason.isEmpty ? "no answer within \(Self.operationTimeout)" : reason)")
@@ -139,10 +145,13 @@ public final class SSHSession: Sendable {
             var status: Int32 = -1
             for _ in 0..<100 {
                 status = ssh_channel_get_exit_status(channel)
-                if status != -1 { break }
+                if status != -1 || exitSignal.pointee.name.0 != 0 { break }
                 _ = ssh_channel_poll_timeout(channel, 10, 0)
             }
-            return SSHExecResult(exitStatus: status, standardOutput: out, standardError: err)
+            let signal = withUnsafeBytes(of: exitSignal.pointee.name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            return SSHExecResult(exitStatus: status, standardOutput: out, standardError: err, exitSignal: signal.isEmpty ? nil : signal)
         }
     }
 

@@ -91,6 +91,12 @@ public final class LibvirtConnection: Sendable {
         }
     }
 
+    /// Whether the daemon still answers on this connection (`virConnectIsAlive`): false once libvirtd has
+    /// stopped or restarted, or the connection was closed.
+    public func isAlive() async -> Bool {
+        (try? await withConnection("virConnectIsAlive") { conn in virConnectIsAlive(conn) == 1 }) ?? false
+    }
+
     /// Starts a transient domain (`virDomainCreateXML`). With `autodestroy`, libvirt destroys it when this
     /// connection closes, also when the process dies.
     public func createTransientDomain(xml: String, autodestroy: Bool) async throws -> LibvirtDomain {

@@ -13,6 +13,10 @@ public struct Netrig: AsyncParsableCommand {
     /// Runs the command line and exits with the verdict's code: 0 pass, 2 the series broke something,
     /// 1 netrig could not decide (infrastructure).
     public static func entry() async {
+        // A peer that goes away (libvirtd killed, a guest's SSH server gone) must be an error on the write,
+        // not a SIGPIPE that ends netrig before it can clean up and store the run: libvirt and libssh both
+        // expect the application to ignore it.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -189,11 +189,19 @@ public struct CommandOutput: Sendable, Equatable {
     public var exitStatus: Int32
     public var standardOutput: String
     public var standardError: String
+    /// The signal that ended the command ("KILL"), when it did not exit by itself.
+    public var exitSignal: String?
 
-    public init(exitStatus: Int32, standardOutput: String, standardError: String) {
+    public init(exitStatus: Int32, standardOutput: String, standardError: String, exitSignal: String? = nil) {
         self.exitStatus = exitStatus
         self.standardOutput = standardOutput
         self.standardError = standardError
+        self.exitSignal = exitSignal
+    }
+
+    /// "exited with status N", or "was killed by signal KILL".
+    public var ending: String {
+        exitSignal.map { "was killed by signal \($0)" } ?? "exited with status \(exitStatus)"
     }
 }
 

@@ -7,9 +7,10 @@ extension StringProtocol {
         return String(slice)
     }
 
-    /// The last `count` lines, for console tails and log excerpts.
+    /// The last `count` lines, for console tails and log excerpts. Any line ending counts: a serial console
+    /// writes "\r\n", which Swift treats as one Character that is not "\n".
     public func lastLines(_ count: Int) -> [String] {
-        let lines = String(self).split(maxSplits: Int.max, omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" }).map(String.init)
+        let lines = String(self).split(maxSplits: Int.max, omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
         let trimmed = lines.last == "" ? Array(lines.dropLast()) : lines
         return Array(trimmed.suffix(count))
     }

@@ -26,7 +26,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
             let (outputs, _) = try await runOnce(workload, mode: first, link: link, programs: programs, guests: guests, phase: phase)
             transcript += "## warm-up (\(first.name), discarded)\n"
             for (step, output) in outputs.sorted(by: { $0.key < $1.key }) {
-                transcript += "### \(step) (status \(output.exitStatus))\n\(output.standardOutput)\(output.standardError)\n"
+                transcript += "### \(step) (\(output.ending))\n\(output.standardOutput)\(output.standardError)\n"
             }
         }
         for mode in workload.modes {
@@ -35,18 +35,21 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
                 let (outputs, cpu) = try await runOnce(workload, mode: mode, link: link, programs: programs, guests: guests, phase: phase)
                 transcript += "## \(mode.name) #\(repetition)\n"
                 for (step, output) in outputs.sorted(by: { $0.key < $1.key }) {
-                    transcript += "### \(step) (status \(output.exitStatus))\n\(output.standardOutput)\(output.standardError)\n"
+                    transcript += "### \(step) (\(output.ending))\n\(output.standardOutput)\(output.standardError)\n"
                 }
                 let combined = outputs.values.map { $0.standardOutput + $0.standardError }.joined(separator: "\n")
                 if let unsupported = workload.unsupported.first(where: { (try? Regex($0.pattern)).map(combined.contains) ?? false }) {
                     return WorkloadOutcome(status: .unsupported(reason: unsupported.reason), samples: [], transcript: transcript)
                 }
-                if let failed = outputs.first(where: { step, output in
-                    output.exitStatus != 0 && !(step == "client" && (workload.clientSuccessStatuses ?? []).contains(output.exitStatus))
-                }) {
+                // The client first: when it fails, the server that netrig then stops is not the news.
+                let steps = outputs.keys.sorted { ($0 == "client" ? 0 : 1, $0) < ($1 == "client" ? 0 : 1, $1) }
+                if let step = steps.first(where: { step in
+                    let output = outputs[step]!
+                    return output.exitStatus != 0 && !(step == "client" && (workload.clientSuccessStatuses ?? []).contains(output.exitStatus))
+                }), let failed = outputs[step] {
                     throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) (\(mode.name)) on guest \(guest.name)",
-                                      message: "step '\(failed.key)' exited with status \(failed.value.exitStatus)",
-                                      details: (failed.value.standardOutput + failed.value.standardError).lastLines(8))
+                                      message: "step '\(step)' \(failed.ending)",
+                                      details: (failed.standardOutput + failed.standardError).lastLines(8))
                 }
                 for metric in workload.metrics where metric.modes?.contains(mode.name) ?? true {
                     guard let output = outputs[metric.step] else { continue }

@@ -54,8 +54,27 @@ import Testing
         throw NetrigError(phase: .store, blame: .infrastructure, message: "no \(prefix) domain within \(limit)")
     }
 
-    func waitForExit(_ process: Process) async throws {
-        while process.isRunning { try await Task.sleep(for: .milliseconds(200)) }
+    /// Waits for `process` to end; past `limit` it is killed and the test fails (a hung netrig is a finding).
+    func waitForExit(_ process: Process, limit: Duration = .seconds(900)) async throws {
+        let start = ContinuousClock.now
+        while process.isRunning {
+            if ContinuousClock.now - start > limit {
+                kill(process.processIdentifier, SIGKILL)
+                Issue.record("netrig did not end within \(limit)")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// Starts libvirtd again (as scripts/prerequisites does) and waits until it answers.
+    func startLibvirtd() async throws {
+        let runner = HostCommandRunner()
+        _ = try await runner.run(HostCommand("libvirtd", ["-d"]), timeout: .seconds(30))
+        for _ in 0..<60 {
+            if try await runner.run(HostCommand("virsh", ["-c", fixtures.libvirtURI, "list", "--name"]), timeout: .seconds(10)).succeeded { return }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        throw NetrigError(phase: .store, blame: .infrastructure, message: "libvirtd did not come back")
     }
 
     /// Junk, a series missing its patch 2 of 3, and a cut-off mbox: each refused with the file or the patch
@@ -112,6 +131,38 @@ import Testing
         }
     }
 
+    /// A series whose kernel oopses in the middle of a workload (examples/oops-zerocopy-setsockopt.mbox: a NULL
+    /// dereference in sk_setsockopt() on SO_ZEROCOPY, so msg_zerocopy's sender is killed while the guest lives
+    /// on): the run fails in test-patched with the series to blame, the error names the workload and the
+    /// kernel's Oops, the boot is stored with its console and dmesg, and no guest is left.
+    @Test func anOopsInTheMiddleOfAWorkloadIsTheSeriesFault() async throws {
+        let scratch = fixtures.scratchDirectory("fault-oops")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let storePath = scratch + "/runs.sqlite"
+        let result = try await netrig(["run", "--store", storePath, "--series", fixtures.repository + "/examples/oops-zerocopy-setsockopt.mbox",
+                                       "--workload", "msg_zerocopy", "--repetitions", "1", "--no-leak-check", "--json", scratch + "/run.json"])
+        let output = result.standardOutput + result.standardError
+        #expect(result.exitStatus == 2, "\(output.lastLines(20))")
+        #expect(output.contains("msg_zerocopy"), "the workload is named: \(output.lastLines(20))")
+        #expect(output.contains("'client' was killed by signal KILL"), "how the client ended: \(output.lastLines(20))")
+        #expect(output.contains("said: BUG: kernel NULL pointer dereference"), "the kernel's words: \(output.lastLines(20))")
+        #expect(output.lastLines(8).allSatisfy { $0.count < 400 }, "one line per splat title, not the console: \(output.lastLines(8))")
+
+        let store = try SQLiteRunStore(path: storePath)
+        let summary = try #require(try await store.listRuns(limit: 1).first)
+        #expect(summary.status == .failed && summary.failedPhase == .testPatched && summary.verdict == .fail)
+        let run = try #require(try await store.loadRun(summary.id))
+        #expect(run.error?.blame == .series)
+        let failedBoot = try #require(run.boots.first { $0.side == .patched && $0.workloadFailed })
+        #expect(FileManager.default.fileExists(atPath: failedBoot.consoleLog), "the console is kept")
+        #expect(run.splats.contains { $0.side == .patched && $0.kind == .oops }, "\(run.splats.map { "\($0.kind) \($0.title)" })")
+        #expect(!run.splats.contains { $0.side == .baseline }, "the baseline is clean")
+        #expect(run.boots.contains { $0.side == .baseline && !$0.workloadFailed }, "the baseline's boot is kept")
+        let json = try String(contentsOfFile: scratch + "/run.json", encoding: .utf8)
+        #expect(json.contains("sk_setsockopt") || json.contains("NULL pointer"), "the JSON report carries the oops")
+        #expect(try await domains().isEmpty, "no guest is left")
+    }
+
     /// libvirtd out of reach (a socket that does not exist): said before anything is built, stored in
     /// configure, exit 1 (netrig could not decide, not the series' fault).
     @Test func libvirtOutOfReachIsFoundBeforeBuilding() async throws {
@@ -162,6 +213,47 @@ import Testing
         #expect(done.boots.filter { $0.side == .patched && !$0.workloadFailed }.count == 1)
         #expect(Set(done.samples.map(\.side)) == [.baseline, .patched])
         #expect(try await store.listRuns(limit: 10).count == 1, "the same run, not a new one")
+    }
+
+    /// libvirtd killed while a run's guest boots: QEMU outlives the daemon and nobody is left to destroy it,
+    /// so netrig stops the guest's QEMU process itself; the run fails with libvirt named (exit 1, not the
+    /// series' fault) and is stored as failed in the phase it was in. Once libvirtd is back, `--resume`
+    /// completes the same run.
+    @Test func libvirtdKilledMidRunLeavesNoQEMUAndTheRunResumes() async throws {
+        let scratch = fixtures.scratchDirectory("fault-libvirtd")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let storePath = scratch + "/runs.sqlite"
+        let process = try start(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check"], output: scratch + "/out")
+        let pid = process.processIdentifier
+        _ = try await waitForDomain("baseline-throughput", of: pid, process: process)
+        let pkill = try await HostCommandRunner().run(HostCommand("pkill", ["-KILL", "-x", "libvirtd"]), timeout: .seconds(30))
+        do {
+            try #require(pkill.succeeded, "libvirtd was running")
+            try await waitForExit(process, limit: .seconds(600))
+            #expect(try await qemuProcesses(of: pid).isEmpty, "netrig stopped the QEMU process libvirt could no longer destroy")
+        } catch {
+            try await startLibvirtd()
+            throw error
+        }
+        try await startLibvirtd()
+        let output = (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 1, "\(output.lastLines(15))")
+        #expect(output.contains("libvirt"), "\(output.lastLines(15))")
+        var left = try await domains().filter { $0.contains("-\(pid)-") }
+        for _ in 0..<30 where !left.isEmpty {
+            try await Task.sleep(for: .seconds(1))
+            left = try await domains().filter { $0.contains("-\(pid)-") }
+        }
+        #expect(left.isEmpty, "the restarted libvirtd lists no guest of the run: \(left)")
+
+        let store = try SQLiteRunStore(path: storePath)
+        let run = try #require(try await store.listRuns(limit: 1).first)
+        #expect(run.status == .failed && [.testBaseline, .testPatched].contains(run.failedPhase), "\(run.status) \(String(describing: run.failedPhase))")
+        #expect(try await store.loadRun(run.id)?.error?.blame == .infrastructure)
+
+        let resumed = try await netrig(["run", "--store", storePath, "--resume", String(run.id)])
+        #expect(resumed.exitStatus == 0, "\((resumed.standardOutput + resumed.standardError).lastLines(15))")
+        #expect(try await store.loadRun(run.id)?.summary.status == .completed)
     }
 
     /// SIGKILL (nothing can be cleaned up in the process): libvirt destroys the guest with its connection,

@@ -22,6 +22,11 @@ import Testing
             let release = try await guest.run(["uname", "-r"], timeout: .seconds(30)).standardOutput.trimmingWhitespace
             let udmabuf = try await guest.run(["test", "-c", "/dev/udmabuf"], timeout: .seconds(30)).exitStatus
             let drivers = try await guest.runScript("for d in /sys/class/net/eth*; do basename $(readlink $d/device/driver); done", timeout: .seconds(30))
+            // A command killed by a signal (as the kernel kills a task that oopses) says which, over SSH.
+            let killed = try await guest.run(["sh", "-c", "kill -KILL $$"], timeout: .seconds(30))
+            #expect(killed.exitSignal == "KILL" && killed.ending == "was killed by signal KILL", "\(killed)")
+            let exited = try await guest.run(["sh", "-c", "exit 3"], timeout: .seconds(30))
+            #expect(exited.exitSignal == nil && exited.exitStatus == 3)
             #expect(guest.bootSeconds > 0)
             let initSeconds = try #require(guest.initSeconds, "init's first console line was seen")
             #expect(initSeconds > 0 && initSeconds < guest.bootSeconds)

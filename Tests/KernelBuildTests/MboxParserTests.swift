@@ -62,6 +62,20 @@ func mail(_ subject: String, file: String = "a.c", diff: String? = nil, from: St
         #expect(try MboxParser.parse(text, source: "t").baseCommit == "0123456789abcdef0123456789abcdef01234567")
     }
 
+    /// A series saved with CRLF line endings (as some mail clients do) parses like the LF original; a CR
+    /// inside an LF mbox is patch content and stays.
+    @Test func crlfMboxParsesLikeItsLFOriginal() throws {
+        let lf = mail("[PATCH 1/2] page_pool: one", file: "a.c") + mail("[PATCH 2/2] page_pool: two", file: "b.c")
+        let crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
+        let fromLF = try MboxParser.parse(lf, source: "lf.mbox")
+        let fromCRLF = try MboxParser.parse(crlf, source: "crlf.mbox")
+        #expect(fromCRLF.patches.map(\.subject) == ["page_pool: one", "page_pool: two"])
+        #expect(fromCRLF.patches.map(\.mail) == fromLF.patches.map(\.mail))
+        #expect(fromCRLF.patches.map(\.diffHash) == fromLF.patches.map(\.diffHash))
+        let content = mail("[PATCH] dos file", diff: "diff --git a/x.bat b/x.bat\n--- a/x.bat\n+++ b/x.bat\n@@ -1 +1 @@\n-old\r\n+new\r\n")
+        #expect(try MboxParser.parse(content, source: "t").patches[0].mail.contains("+new\r\n"))
+    }
+
     @Test func lonePatchWithoutNumber() throws {
         let series = try MboxParser.parse(mail("[PATCH] fix"), source: "t")
         #expect(series.patches.count == 1)

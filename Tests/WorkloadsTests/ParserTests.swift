@@ -81,6 +81,18 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         #expect(splats[0].title == "WARNING: at net/core/page_pool.c:1123 page_pool_release_retry+0x…/0x…")
     }
 
+    /// A serial console writes "\r\n": read from the console log, the same report gives the same splats, each
+    /// title one line (found with a real oops, whose console title swallowed the whole boot).
+    @Test func consoleLineEndingsGiveTheSameSplats() {
+        let console = dmesg.replacingOccurrences(of: "\n", with: "\r\n")
+        let fromConsole = SplatDetector.detect(console, side: .patched)
+        let fromDmesg = SplatDetector.detect(dmesg, side: .patched)
+        #expect(fromConsole.map(\.kind) == [.warning, .stalledPool, .bug])
+        #expect(fromConsole.map(\.title) == fromDmesg.map(\.title))
+        #expect(fromConsole.allSatisfy { !$0.title.contains("\n") && !$0.title.contains("\r") })
+        #expect(console.lastLines(1) == ["[   80.000000] BUG: kernel NULL pointer dereference, address: 0000000000000008"])
+    }
+
     @Test func theOOMKillerIsOneSplatWhoseTitleMatchesAcrossBoots() {
         let first = SplatDetector.detect("""
         [   25.101010] python3 invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0
