@@ -77,6 +77,8 @@ public final class SSHGuestSession: GuestSession {
                                  standardOutput: String(decoding: result.standardOutput, as: UTF8.self),
                                  standardError: String(decoding: result.standardError, as: UTF8.self),
                                  exitSignal: result.exitSignal)
+        } catch let error as SSHError where error.code == .cancelled {
+            throw CancellationError()
         } catch let error as SSHError {
             throw GuestCommandError(guest: name, command: command, error: error)
         }

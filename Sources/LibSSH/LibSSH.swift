@@ -6,6 +6,8 @@ import Synchronization
 public struct SSHError: Error, Sendable, CustomStringConvertible {
     public enum Code: Sendable, Equatable {
         case connect, authenticate, channel, timeout, closed
+        /// The calling task was cancelled while the command ran; the channel was closed.
+        case cancelled
     }
     public var code: Code
     public var message: String
@@ -89,7 +91,18 @@ public final class SSHSession: Sendable {
     /// Runs `command` in a new channel (`ssh_channel_request_exec`), sends `input` to its standard input,
     /// and collects its output until it exits or `timeout` passes (then the channel is closed).
     public func exec(_ command: String, input: [UInt8] = [], timeout: Duration) async throws -> SSHExecResult {
+        // libssh blocks on the session's queue; a cancelled task (Ctrl-C) must not wait for the command.
+        let cancelled = CancelFlag()
+        return try await withTaskCancellationHandler {
+            try await exec(command, input: input, timeout: timeout, cancelled: cancelled)
+        } onCancel: {
+            cancelled.set()
+        }
+    }
+
+    private func exec(_ command: String, input: [UInt8], timeout: Duration, cancelled: CancelFlag) async throws -> SSHExecResult {
         try await perform { session in
+            if cancelled.isSet { throw SSHError(code: .cancelled, message: "cancelled before '\(command.prefix(120))' started") }
             guard let channel = ssh_channel_new(session) else {
                 throw SSHError(code: .channel, message: "ssh_channel_new: \(Self.lastError(session))")
             }
@@ -133,6 +146,7 @@ public final class SSHSession: Sendable {
                         if isStderr == 1 { err += buffer[0..<Int(count)] } else { out += buffer[0..<Int(count)] }
                     }
                 }
+                if cancelled.isSet { throw SSHError(code: .cancelled, message: "cancelled while '\(command.prefix(120))' ran") }
                 if !progressed {
                     if ssh_channel_is_eof(channel) != 0 { break }
                     if ContinuousClock.now > deadline {
@@ -176,4 +190,11 @@ public final class SSHSession: Sendable {
     private static func lastError(_ session: OpaquePointer) -> String {
         String(cString: ssh_get_error(UnsafeMutableRawPointer(session)))
     }
+}
+
+/// Set when the task that waits for a blocking libssh call is cancelled; the call's loop checks it.
+final class CancelFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

@@ -3,10 +3,19 @@ import NetrigCore
 import Synchronization
 
 /// Renders progress on standard error: a line per phase with its duration, and status lines that
-/// overwrite each other on a terminal (and are throttled to one per 20 s in a log).
+/// overwrite each other on a terminal. In a log, a status line is written when a new activity starts
+/// (booted, a workload's next mode) and otherwise at most every 20 s (build counters, boot seconds).
 final class TerminalProgress: ProgressObserver {
     private let isTerminal = isatty(STDERR_FILENO) == 1
-    private let state = Mutex((lastStatus: ContinuousClock.now - .seconds(60), pendingNewline: false))
+    private let state = Mutex((lastStatus: ContinuousClock.now - .seconds(60), lastActivity: "", pendingNewline: false))
+
+    /// What a status line is about, without its counters: "baseline-throughput: booting (13 s)" and
+    /// "… (14 s)" are one activity, "baseline: msg_zerocopy copy #1" and "… zerocopy #1" are two.
+    static func activity(_ line: String) -> String {
+        var text = String(line.filter { !$0.isNumber })
+        for cut in [" (", ", "] { if let range = text.range(of: cut) { text = String(text[..<range.lowerBound]) } }
+        return text
+    }
 
     func phaseStarted(_ phase: Phase, detail: String) {
         emit("▶ \(phase.rawValue): \(detail)")
@@ -19,8 +28,10 @@ final class TerminalProgress: ProgressObserver {
     func status(_ line: String) {
         let show = state.withLock { state -> Bool in
             let now = ContinuousClock.now
-            if isTerminal || now - state.lastStatus > .seconds(20) {
+            let activity = Self.activity(line)
+            if isTerminal || activity != state.lastActivity || now - state.lastStatus > .seconds(20) {
                 state.lastStatus = now
+                state.lastActivity = activity
                 state.pendingNewline = isTerminal
                 return true
             }

@@ -490,6 +490,8 @@ public struct RunEngine: Sendable {
         progress.phaseStarted(phase, detail: detail)
         let start = clock()
         do {
+            // A run cancelled between phases (Ctrl-C as a phase ended) starts no further phase.
+            try Task.checkCancellation()
             let value = try await body()
             let seconds = clock() - start
             progress.phaseFinished(phase, seconds: seconds, outcome: .completed)

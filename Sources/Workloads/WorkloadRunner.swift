@@ -31,6 +31,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         }
         for mode in workload.modes {
             for repetition in firstRepetition..<(firstRepetition + repetitions) {
+                try Task.checkCancellation()
                 progress.status("\(side.rawValue): \(workload.name) \(mode.name) #\(repetition) on \(nic.rawValue)")
                 let (outputs, cpu) = try await runOnce(workload, mode: mode, link: link, programs: programs, guests: guests, phase: phase)
                 transcript += "## \(mode.name) #\(repetition)\n"
@@ -93,6 +94,8 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         for end in measured { before.append(try await Self.cpuTimes(of: end)) }
         do {
             outputs["client"] = try await guest.run(client, timeout: workload.timeout)
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) (\(mode.name)) on guest \(guest.name)",
                               message: "the client step failed or exceeded its timeout of \(workload.timeout): \(error)")

@@ -66,6 +66,21 @@ import Testing
         }
     }
 
+    /// Files and directories netrig process `pid` made in the temporary directory and left there.
+    func temporaryLeftovers(of pid: Int32) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)
+            .filter { $0.hasPrefix("netrig-") && !$0.hasPrefix("netrig-test-") && $0.contains("-\(pid)") }
+    }
+
+    /// Command lines of running processes that start with `prefix` (e.g. a kernel's `make -C`), with or
+    /// without the program's directory.
+    func processes(startingWith prefix: String) async throws -> [String] {
+        let ps = try await HostCommandRunner().run(HostCommand("ps", ["-eo", "args"]), timeout: .seconds(30))
+        return ps.standardOutput.split(separator: "\n").map(String.init).filter {
+            $0.hasPrefix(prefix) || ($0.hasPrefix("/") && $0.contains("/" + prefix) && !$0.contains(" /" + prefix))
+        }
+    }
+
     /// Starts libvirtd again (as scripts/prerequisites does) and waits until it answers.
     func startLibvirtd() async throws {
         let runner = HostCommandRunner()
@@ -254,6 +269,91 @@ import Testing
         let resumed = try await netrig(["run", "--store", storePath, "--resume", String(run.id)])
         #expect(resumed.exitStatus == 0, "\((resumed.standardOutput + resumed.standardError).lastLines(15))")
         #expect(try await store.loadRun(run.id)?.summary.status == .completed)
+    }
+
+    /// SIGINT (Ctrl-C) in two more phases, for real. In the middle of a kernel build: make and the compilers
+    /// stop, the run is stored as interrupted in the build phase, and the interrupted build is neither
+    /// cached as a failure of the series nor left half-made in the cache. In the middle of the baseline's
+    /// workload: the guest goes, and the run is stored as interrupted in test-baseline. Exit 130 both times,
+    /// nothing left in the temporary directory.
+    @Test func sigintDuringABuildAndDuringAWorkload() async throws {
+        let scratch = fixtures.scratchDirectory("fault-sigint")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let kernels = fixtures.directories.kernels
+        let failedBefore = Set(try FileManager.default.contentsOfDirectory(atPath: kernels).filter { $0.hasSuffix(".failed.log") })
+        // The example series with a word of its new comment changed: a tree no build has seen, so make runs.
+        let example = try String(contentsOfFile: fixtures.repository + "/examples/page-pool-comments.mbox", encoding: .utf8)
+        let token = "sigint-\(UUID().uuidString.prefix(8))"
+        let line = try #require(example.range(of: "\n+\t * "), "an added comment line")
+        let changed = example.replacingCharacters(in: line, with: "\n+\t * [\(token)] ")
+        try changed.write(toFile: scratch + "/fresh.mbox", atomically: true, encoding: .utf8)
+
+        let building = try start(["run", "--store", scratch + "/build.sqlite", "--series", scratch + "/fresh.mbox", "--repetitions", "1",
+                                  "--no-leak-check"], output: scratch + "/build.out")
+        let started = ContinuousClock.now
+        while try await processes(startingWith: "make -C").isEmpty {
+            try #require(building.isRunning && ContinuousClock.now - started < .seconds(600), "make never started")
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await Task.sleep(for: .seconds(3))
+        kill(building.processIdentifier, SIGINT)
+        try await waitForExit(building, limit: .seconds(120))
+        let buildOutput = (try? String(contentsOfFile: scratch + "/build.out", encoding: .utf8)) ?? ""
+        #expect(building.terminationStatus == 130, "\(buildOutput.lastLines(10))")
+        #expect(try await processes(startingWith: "make -C").isEmpty, "make is stopped")
+        let interruptedBuild = try #require(try await SQLiteRunStore(path: scratch + "/build.sqlite").listRuns(limit: 1).first)
+        #expect(interruptedBuild.status == .interrupted && [.buildPatches, .buildPatched].contains(interruptedBuild.failedPhase),
+                "\(interruptedBuild.status) \(String(describing: interruptedBuild.failedPhase))")
+        let kernelEntries = try FileManager.default.contentsOfDirectory(atPath: kernels)
+        #expect(Set(kernelEntries.filter { $0.hasSuffix(".failed.log") }) == failedBefore, "an interrupted build is no failure of the series")
+        #expect(!kernelEntries.contains { $0.contains(".tmp-\(building.processIdentifier)") }, "no half-made cache entry")
+        #expect(try temporaryLeftovers(of: building.processIdentifier).isEmpty)
+
+        let testing = try start(["run", "--store", scratch + "/test.sqlite", "--repetitions", "1", "--no-leak-check"],
+                                output: scratch + "/test.out")
+        let pid = testing.processIdentifier
+        _ = try await waitForDomain("baseline-throughput", of: pid, process: testing)
+        while !((try? String(contentsOfFile: scratch + "/test.out", encoding: .utf8)) ?? "").contains("\n  baseline: msg_zerocopy ") {
+            try #require(testing.isRunning, "the run ended before its workload")
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        kill(pid, SIGINT)
+        try await waitForExit(testing, limit: .seconds(120))
+        let testOutput = (try? String(contentsOfFile: scratch + "/test.out", encoding: .utf8)) ?? ""
+        #expect(testing.terminationStatus == 130, "\(testOutput.lastLines(10))")
+        #expect(try await domains().filter { $0.contains("-\(pid)-") }.isEmpty)
+        #expect(try await qemuProcesses(of: pid).isEmpty)
+        let interruptedTest = try #require(try await SQLiteRunStore(path: scratch + "/test.sqlite").listRuns(limit: 1).first)
+        #expect(interruptedTest.status == .interrupted && interruptedTest.failedPhase == .testBaseline,
+                "\(interruptedTest.status) \(String(describing: interruptedTest.failedPhase))")
+        #expect(try temporaryLeftovers(of: pid).isEmpty)
+    }
+
+    /// Two whole runs at once on one store (two processes, as two CI jobs on one machine would): both
+    /// complete, each under its own id with its own boots and samples, and their guests do not collide.
+    @Test func twoRunsAtOnceOnOneStoreBothComplete() async throws {
+        let scratch = fixtures.scratchDirectory("fault-concurrent")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let storePath = scratch + "/runs.sqlite"
+        let arguments = ["run", "--store", storePath, "--repetitions", "1", "--no-leak-check"]
+        let first = try start(arguments, output: scratch + "/first.out")
+        let second = try start(arguments, output: scratch + "/second.out")
+        try await waitForExit(first, limit: .seconds(1200))
+        try await waitForExit(second, limit: .seconds(1200))
+        for (process, name) in [(first, "first"), (second, "second")] {
+            let output = (try? String(contentsOfFile: scratch + "/\(name).out", encoding: .utf8)) ?? ""
+            #expect(process.terminationStatus == 0, "\(name): \(output.lastLines(12))")
+        }
+        let store = try SQLiteRunStore(path: storePath)
+        let runs = try await store.listRuns(limit: 10)
+        #expect(runs.count == 2 && Set(runs.map(\.id)).count == 2)
+        for summary in runs {
+            let run = try #require(try await store.loadRun(summary.id))
+            #expect(run.summary.status == .completed && run.summary.verdict == .pass, "run \(summary.id): \(String(describing: run.error))")
+            #expect(Set(run.samples.map(\.side)) == [.baseline, .patched], "run \(summary.id) has its own samples")
+            #expect(run.boots.count == 2)
+        }
+        #expect(Set(runs.compactMap(\.owner?.pid)) == [first.processIdentifier, second.processIdentifier])
     }
 
     /// SIGKILL (nothing can be cleaned up in the process): libvirt destroys the guest with its connection,
