@@ -111,7 +111,10 @@ import Testing
         let example = try String(contentsOfFile: fixtures.repository + "/examples/page-pool-comments.mbox", encoding: .utf8)
         try String(example.prefix(example.count * 2 / 3)).write(toFile: scratch + "/truncated.mbox", atomically: true, encoding: .utf8)
 
-        for (file, words) in [("junk.mbox", "junk.mbox"), ("missing.mbox", "patch 2/3 missing")] {
+        // A cover letter and nothing else.
+        try messages[0].write(toFile: scratch + "/cover-only.mbox", atomically: true, encoding: .utf8)
+
+        for (file, words) in [("junk.mbox", "junk.mbox"), ("missing.mbox", "patch 2/3 missing"), ("cover-only.mbox", "cover-only.mbox")] {
             let result = try await netrig(["run", "--store", store, "--series", scratch + "/" + file], timeout: .seconds(120))
             #expect(result.exitStatus == 2, "\(file): \(result.standardError)")
             #expect(result.standardError.contains(words), "\(file): \(result.standardError)")
@@ -122,7 +125,7 @@ import Testing
         #expect((truncated.standardOutput + truncated.standardError).contains("patch"), "the patch that does not apply is named")
 
         let runs = try await SQLiteRunStore(path: store).listRuns(limit: 10)
-        #expect(runs.count == 3)
+        #expect(runs.count == 4)
         #expect(runs.allSatisfy { $0.status == .failed && $0.failedPhase == .applySeries && $0.verdict == .fail },
                 "\(runs.map { "\($0.status) \(String(describing: $0.failedPhase))" })")
     }
@@ -176,6 +179,30 @@ import Testing
         let json = try String(contentsOfFile: scratch + "/run.json", encoding: .utf8)
         #expect(json.contains("sk_setsockopt") || json.contains("NULL pointer"), "the JSON report carries the oops")
         #expect(try await domains().isEmpty, "no guest is left")
+    }
+
+    /// A kernel command line that panics the kernel at boot (`rootfstype=` of a file system the kernel lacks:
+    /// "VFS: Unable to mount root fs"): the baseline's boot fails with the console's panic lines and the guest
+    /// named, blamed on the input (the baseline panics too, so it is not the series), stored as a run that
+    /// failed in test-baseline with its console kept; no guest is left.
+    @Test func aKernelCommandLineThatPanicsIsNamedWithTheConsole() async throws {
+        let scratch = fixtures.scratchDirectory("fault-panic")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let storePath = scratch + "/runs.sqlite"
+        let result = try await netrig(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check", "--append", "rootfstype=netrignofs"],
+                                      timeout: .seconds(600))
+        let output = result.standardOutput + result.standardError
+        #expect(result.exitStatus == 2, "\(output.lastLines(15))")
+        #expect(output.contains("guest baseline-throughput") && output.contains("the kernel panicked during boot"), "\(output.lastLines(15))")
+        #expect(output.contains("Kernel panic - not syncing: VFS: Unable to mount root fs"), "the console's panic line: \(output.lastLines(15))")
+        let store = try SQLiteRunStore(path: storePath)
+        let summary = try #require(try await store.listRuns(limit: 1).first)
+        #expect(summary.status == .failed && summary.failedPhase == .testBaseline)
+        let run = try #require(try await store.loadRun(summary.id))
+        #expect(run.error?.blame == .usage)
+        let console = try #require(run.error?.details.first { $0.hasPrefix("console: ") }.map { String($0.dropFirst("console: ".count)) })
+        #expect(try String(contentsOfFile: console, encoding: .utf8).contains("Unable to mount root fs"), "the console is kept with the run")
+        #expect(try await domains().isEmpty)
     }
 
     /// libvirtd out of reach (a socket that does not exist): said before anything is built, stored in
