@@ -31,6 +31,20 @@ import Testing
         return process
     }
 
+    /// A short run of the example series (one repetition, no leak check) started in the background on
+    /// `scratch/NAME.sqlite`, once the domain whose name starts with `prefix` runs: what the signal and
+    /// daemon faults interrupt. Its output goes to `scratch/NAME.out`.
+    func startRun(in scratch: String, name: String = "runs", untilDomain prefix: String) async throws -> (process: Process, store: String) {
+        let store = scratch + "/\(name).sqlite"
+        let process = try start(["run", "--store", store, "--repetitions", "1", "--no-leak-check"], output: scratch + "/\(name).out")
+        _ = try await waitForDomain(prefix, of: process.processIdentifier, process: process)
+        return (process, store)
+    }
+
+    func output(in scratch: String, name: String = "runs") -> String {
+        (try? String(contentsOfFile: scratch + "/\(name).out", encoding: .utf8)) ?? ""
+    }
+
     /// Names of the running libvirt domains (virsh, as an operator would look).
     func domains() async throws -> [String] {
         let list = try await HostCommandRunner().run(HostCommand("virsh", ["-c", fixtures.libvirtURI, "list", "--name"]), timeout: .seconds(30))
@@ -225,13 +239,11 @@ import Testing
     @Test func sigtermStoresAnInterruptedRunThatResumes() async throws {
         let scratch = fixtures.scratchDirectory("fault-sigterm")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let storePath = scratch + "/runs.sqlite"
-        let process = try start(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check"], output: scratch + "/out")
+        let (process, storePath) = try await startRun(in: scratch, untilDomain: "patched-throughput")
         let pid = process.processIdentifier
-        _ = try await waitForDomain("patched-throughput", of: pid, process: process)
         process.terminate()
         try await waitForExit(process)
-        let output = (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? ""
+        let output = output(in: scratch)
         #expect(process.terminationStatus == 143, "\(output.lastLines(10))")
         #expect(output.contains("netrig run --resume"), "\(output.lastLines(10))")
         #expect(try await domains().filter { $0.contains("-\(pid)-") }.isEmpty, "no guest of the interrupted run is left")
@@ -264,10 +276,8 @@ import Testing
     @Test func libvirtdKilledMidRunLeavesNoQEMUAndTheRunResumes() async throws {
         let scratch = fixtures.scratchDirectory("fault-libvirtd")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let storePath = scratch + "/runs.sqlite"
-        let process = try start(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check"], output: scratch + "/out")
+        let (process, storePath) = try await startRun(in: scratch, untilDomain: "baseline-throughput")
         let pid = process.processIdentifier
-        _ = try await waitForDomain("baseline-throughput", of: pid, process: process)
         let pkill = try await HostCommandRunner().run(HostCommand("pkill", ["-KILL", "-x", "libvirtd"]), timeout: .seconds(30))
         do {
             try #require(pkill.succeeded, "libvirtd was running")
@@ -278,7 +288,7 @@ import Testing
             throw error
         }
         try await startLibvirtd()
-        let output = (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? ""
+        let output = output(in: scratch)
         #expect(process.terminationStatus == 1, "\(output.lastLines(15))")
         #expect(output.contains("libvirt"), "\(output.lastLines(15))")
         var left = try await domains().filter { $0.contains("-\(pid)-") }
@@ -336,21 +346,19 @@ import Testing
         #expect(!kernelEntries.contains { $0.contains(".tmp-\(building.processIdentifier)") }, "no half-made cache entry")
         #expect(try temporaryLeftovers(of: building.processIdentifier).isEmpty)
 
-        let testing = try start(["run", "--store", scratch + "/test.sqlite", "--repetitions", "1", "--no-leak-check"],
-                                output: scratch + "/test.out")
+        let (testing, testStore) = try await startRun(in: scratch, name: "test", untilDomain: "baseline-throughput")
         let pid = testing.processIdentifier
-        _ = try await waitForDomain("baseline-throughput", of: pid, process: testing)
-        while !((try? String(contentsOfFile: scratch + "/test.out", encoding: .utf8)) ?? "").contains("\n  baseline: msg_zerocopy ") {
+        while !output(in: scratch, name: "test").contains("\n  baseline: msg_zerocopy ") {
             try #require(testing.isRunning, "the run ended before its workload")
             try await Task.sleep(for: .milliseconds(200))
         }
         kill(pid, SIGINT)
         try await waitForExit(testing, limit: .seconds(120))
-        let testOutput = (try? String(contentsOfFile: scratch + "/test.out", encoding: .utf8)) ?? ""
+        let testOutput = output(in: scratch, name: "test")
         #expect(testing.terminationStatus == 130, "\(testOutput.lastLines(10))")
         #expect(try await domains().filter { $0.contains("-\(pid)-") }.isEmpty)
         #expect(try await qemuProcesses(of: pid).isEmpty)
-        let interruptedTest = try #require(try await SQLiteRunStore(path: scratch + "/test.sqlite").listRuns(limit: 1).first)
+        let interruptedTest = try #require(try await SQLiteRunStore(path: testStore).listRuns(limit: 1).first)
         #expect(interruptedTest.status == .interrupted && interruptedTest.failedPhase == .testBaseline,
                 "\(interruptedTest.status) \(String(describing: interruptedTest.failedPhase))")
         #expect(try temporaryLeftovers(of: pid).isEmpty)
@@ -388,10 +396,8 @@ import Testing
     @Test func sigkillLeavesAReadableStoreAndNoGuest() async throws {
         let scratch = fixtures.scratchDirectory("fault-sigkill")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let storePath = scratch + "/runs.sqlite"
-        let process = try start(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check"], output: scratch + "/out")
+        let (process, storePath) = try await startRun(in: scratch, untilDomain: "baseline-throughput")
         let pid = process.processIdentifier
-        _ = try await waitForDomain("baseline-throughput", of: pid, process: process)
         kill(pid, SIGKILL)
         try await waitForExit(process)
         var left = try await domains().filter { $0.contains("-\(pid)-") }
