@@ -219,6 +219,51 @@ import Testing
         #expect(try await domains().isEmpty)
     }
 
+    /// A named config that asks for a symbol the tree does not have (a copy of the project whose kconfigs/
+    /// has one more config): the run fails before anything is compiled, the symbol is named, and the run is
+    /// stored with the phase; exit 2 (the input is wrong).
+    @Test func aConfigWithAnUnknownSymbolFailsTheRunNamingIt() async throws {
+        let scratch = fixtures.scratchDirectory("fault-kconfig")
+        let name = "netrig-test-unknown-symbol"
+        let fm = FileManager.default
+        defer {
+            try? fm.removeItem(atPath: scratch)
+            // The config's own build directory in netrig's worktree of the tree.
+            for work in (try? fm.contentsOfDirectory(atPath: fixtures.directories.cache + "/work")) ?? [] {
+                try? fm.removeItem(atPath: fixtures.directories.cache + "/work/\(work)/build/\(name)")
+            }
+        }
+        let home = scratch + "/home"
+        try fm.createDirectory(atPath: home + "/kconfigs/fragments", withIntermediateDirectories: true)
+        for folder in ["workloads", "images", "examples"] {
+            try fm.createSymbolicLink(atPath: home + "/" + folder, withDestinationPath: fixtures.repository + "/" + folder)
+        }
+        for fragment in try fm.contentsOfDirectory(atPath: fixtures.repository + "/kconfigs/fragments") {
+            try fm.createSymbolicLink(atPath: home + "/kconfigs/fragments/" + fragment,
+                                      withDestinationPath: fixtures.repository + "/kconfigs/fragments/" + fragment)
+        }
+        try "CONFIG_NETRIG_NO_SUCH_SYMBOL=y\n".write(toFile: home + "/kconfigs/fragments/unknown.config", atomically: true, encoding: .utf8)
+        try """
+            description = "default plus a symbol no tree has"
+            base = "tinyconfig"
+            fragments = ["base-guest", "netmem", "nics", "kmemleak", "viommu", "virtme", "xdp", "unknown"]
+            """.write(toFile: home + "/kconfigs/\(name).toml", atomically: true, encoding: .utf8)
+
+        let result = try await HostCommandRunner().run(
+            HostCommand(binary, ["run", "--store", scratch + "/runs.sqlite", "--config", name, "--repetitions", "1", "--no-leak-check"],
+                        environment: ["NETRIG_HOME": home]), timeout: .seconds(900))
+        let output = result.standardOutput + result.standardError
+        #expect(result.exitStatus == 2, "\(output.lastLines(15))")
+        #expect(output.contains("CONFIG_NETRIG_NO_SUCH_SYMBOL") && output.contains("does not exist"), "\(output.lastLines(15))")
+        let store = try SQLiteRunStore(path: scratch + "/runs.sqlite")
+        let summary = try #require(try await store.listRuns(limit: 1).first)
+        #expect(summary.status == .failed && [.configure, .buildBaseline].contains(summary.failedPhase),
+                "\(summary.status) \(String(describing: summary.failedPhase))")
+        let run = try #require(try await store.loadRun(summary.id))
+        #expect(run.builds.isEmpty && run.boots.isEmpty, "nothing was built or booted")
+        #expect(run.phases.contains { $0.phase == .applySeries && $0.outcome == .completed }, "the phases before it are stored")
+    }
+
     /// libvirtd out of reach (a socket that does not exist): said before anything is built, stored in
     /// configure, exit 1 (netrig could not decide, not the series' fault).
     @Test func libvirtOutOfReachIsFoundBeforeBuilding() async throws {
@@ -271,11 +316,13 @@ import Testing
 
     /// libvirtd killed while a run's guest boots: QEMU outlives the daemon and nobody is left to destroy it,
     /// so netrig stops the guest's QEMU process itself; the run fails with libvirt named (exit 1, not the
-    /// series' fault) and is stored as failed in the phase it was in. Once libvirtd is back, `--resume`
-    /// completes the same run.
-    @Test func libvirtdKilledMidRunLeavesNoQEMUAndTheRunResumes() async throws {
+    /// series' fault) and is stored as failed in the phase it was in, with `--resume` offered for when
+    /// libvirtd is back (resuming itself is `sigtermStoresAnInterruptedRunThatResumes`).
+    @Test func libvirtdKilledMidRunLeavesNoQEMUAndIsResumable() async throws {
         let scratch = fixtures.scratchDirectory("fault-libvirtd")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
+        // Other tests' libvirt connections (when suites run in parallel) must not end this process with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         let (process, storePath) = try await startRun(in: scratch, untilDomain: "baseline-throughput")
         let pid = process.processIdentifier
         let pkill = try await HostCommandRunner().run(HostCommand("pkill", ["-KILL", "-x", "libvirtd"]), timeout: .seconds(30))
@@ -302,10 +349,7 @@ import Testing
         let run = try #require(try await store.listRuns(limit: 1).first)
         #expect(run.status == .failed && [.testBaseline, .testPatched].contains(run.failedPhase), "\(run.status) \(String(describing: run.failedPhase))")
         #expect(try await store.loadRun(run.id)?.error?.blame == .infrastructure)
-
-        let resumed = try await netrig(["run", "--store", storePath, "--resume", String(run.id)])
-        #expect(resumed.exitStatus == 0, "\((resumed.standardOutput + resumed.standardError).lastLines(15))")
-        #expect(try await store.loadRun(run.id)?.summary.status == .completed)
+        #expect(output.contains("netrig run --resume \(run.id)"), "resumable once libvirtd is back (sigterm… shows a resume)")
     }
 
     /// SIGINT (Ctrl-C) in two more phases, for real. In the middle of a kernel build: make and the compilers

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import NetrigCore
 @testable import RunStore
@@ -83,6 +84,30 @@ import Testing
         #expect(loaded.error == error)
         #expect(loaded.summary.failedPhase == .configure)
         #expect(loaded.summary.status == .failed)
+    }
+
+    /// Several processes opening a store that does not exist yet, at the same moment (two CI jobs starting
+    /// together): the migrations run once, every opener gets a working store. (Found by the two-runs fault
+    /// test: "duplicate column name" from a migration applied twice.) Threads, each with its own open file
+    /// description, stand in for the processes: flock(2) excludes them the same way.
+    @Test func openersOfANewStoreAtOnceMigrateItOnce() async throws {
+        for _ in 0..<5 {
+            let path = temporaryPath()
+            defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+            let outcomes = Mutex<[Result<SQLiteRunStore, any Error>]>([])
+            DispatchQueue.concurrentPerform(iterations: 6) { _ in
+                let result = Result { try SQLiteRunStore(path: path) }
+                outcomes.withLock { $0.append(result) }
+            }
+            let stores = try outcomes.withLock { $0 }.map { try $0.get() }
+            for store in stores { _ = try await store.createRun(plan: plan, startedAt: "now") }
+            #expect(try await stores[0].listRuns(limit: 10).count == 6)
+            // Opening the store once more in this process leaves the open ones working (the lock must not
+            // touch the database file: closing a descriptor of it drops SQLite's POSIX locks).
+            let again = try SQLiteRunStore(path: path)
+            _ = try await stores[0].createRun(plan: plan, startedAt: "now")
+            #expect(try await again.listRuns(limit: 10).count == 7)
+        }
     }
 
     @Test func twoStoresOnOneFileWriteConcurrently() async throws {
