@@ -39,9 +39,12 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
 
+        // Exclusive locks between netrig processes on one host (builds, store migrations).
+        .target(name: "FileLocks", swiftSettings: strict),
+
         // Adapters.
         .target(name: "KernelBuild", dependencies: [
-            "NetrigCore", "HostCommands", .product(name: "TOMLKit", package: "TOMLKit"),
+            "NetrigCore", "HostCommands", "FileLocks", .product(name: "TOMLKit", package: "TOMLKit"),
         ], swiftSettings: strict),
         .target(name: "GuestShell", dependencies: ["NetrigCore", "LibSSH"], swiftSettings: strict),
         .target(name: "GuestVM", dependencies: [
@@ -52,7 +55,7 @@ let package = Package(
             "NetrigCore", .product(name: "TOMLKit", package: "TOMLKit"),
         ], swiftSettings: strict),
         .target(name: "RunStore", dependencies: [
-            "NetrigCore", .product(name: "GRDB", package: "GRDB.swift"),
+            "NetrigCore", "FileLocks", .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: strict),
 
         // The command tree: the only place where real adapters are wired together.

@@ -1,3 +1,4 @@
+import FileLocks
 import Foundation
 import HostCommands
 import NetrigCore
@@ -351,7 +352,7 @@ public struct KernelBuilder: Sendable {
     }
 
     static func append(_ text: String, to path: String) {
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: path) else { return }
         defer { try? handle.close() }
         _ = try? handle.seekToEnd()

@@ -58,7 +58,7 @@ struct BootCommand: AsyncParsableCommand {
         if let forced = try guest.accelerator() {
             accelerator = forced
         } else {
-            let probed = await QEMUAcceleratorProbe().probe(kernel: kernel)
+            let probed = await CachedAcceleratorProbe(file: directories.acceleratorProbe).probe(kernel: kernel)
             progress.note("accelerator: \(probed.accelerator.rawValue.uppercased()) (\(probed.reason))")
             accelerator = probed.accelerator
         }

@@ -68,7 +68,7 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         let kernel = (try? FileManager.default.contentsOfDirectory(atPath: directories.kernels))?
             .map { directories.kernels + "/\($0)/bzImage" }.first { FileManager.default.fileExists(atPath: $0) }
-        let probe = await QEMUAcceleratorProbe().probe(kernel: kernel)
+        let probe = await CachedAcceleratorProbe(file: directories.acceleratorProbe).refresh(kernel: kernel)
         checks.append(Check(name: "accelerator", ok: true, detail: "\(probe.accelerator.rawValue.uppercased()): \(probe.reason)", fix: ""))
         let free = Self.freeGiB(directories.cache)
         checks.append(Check(name: "disk space", ok: free >= 15, detail: String(format: "%.0f GiB free for %@", free, directories.cache),

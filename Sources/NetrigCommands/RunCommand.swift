@@ -148,7 +148,7 @@ extension RunCommand {
         return RunEngine(
             kernel: LocalKernelPipeline(directories: directories, kconfigDirectory: layout.kconfigs, progress: progress),
             images: RecipeImageProvider(recipeDirectory: layout.defaultImage, directories: directories),
-            accelerators: QEMUAcceleratorProbe(),
+            accelerators: CachedAcceleratorProbe(file: directories.acceleratorProbe),
             guests: LibvirtGuestLauncher(uri: global.libvirtURI, privateKey: directories.sshKey, keep: keep,
                                          keptGuests: KeptGuestRegistry(directory: directories.keptGuests), progress: progress),
             workloads: GuestWorkloadRunner(progress: progress),

@@ -25,6 +25,8 @@ public struct NetrigDirectories: Sendable, Equatable {
     public var ccache: String { cache + "/ccache" }
     public var kernels: String { cache + "/kernels" }
     public var images: String { cache + "/images" }
+    /// The last KVM-or-TCG probe's answer, valid for the host boot it was made in.
+    public var acceleratorProbe: String { cache + "/accelerator-probe.json" }
     public var sshKey: String { data + "/ssh/id_ed25519" }
     public var defaultStore: String { data + "/netrig.sqlite" }
     /// Guests left running by `--keep`, one JSON file each (for `netrig ssh`).

@@ -7,10 +7,16 @@ extension StringProtocol {
         return String(slice)
     }
 
-    /// The last `count` lines, for console tails and log excerpts. Any line ending counts: a serial console
-    /// writes "\r\n", which Swift treats as one Character that is not "\n".
+    /// Every line, empty ones included, split at any line ending: a serial console writes "\r\n", which
+    /// Swift treats as one Character that is not "\n". Kernel text read from a console or dmesg goes
+    /// through this.
+    public var lines: [String] {
+        String(self).split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
+    }
+
+    /// The last `count` lines, for console tails and log excerpts (any line ending counts, see `lines`).
     public func lastLines(_ count: Int) -> [String] {
-        let lines = String(self).split(maxSplits: Int.max, omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
+        let lines = self.lines
         let trimmed = lines.last == "" ? Array(lines.dropLast()) : lines
         return Array(trimmed.suffix(count))
     }

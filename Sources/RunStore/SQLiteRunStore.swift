@@ -1,3 +1,4 @@
+import FileLocks
 import Foundation
 import GRDB
 import NetrigCore
@@ -14,20 +15,20 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
         // Two processes opening a new store at once would both see a migration as pending and both apply
-        // it ("duplicate column name"): opening and migrating hold an exclusive flock(2) on the store's
-        // directory. Not on the database file: closing any descriptor of that file would drop the POSIX
-        // locks this process's open SQLite connections hold on it ("disk I/O error").
+        // it ("duplicate column name"): opening and migrating hold an exclusive lock on the store's
+        // directory (not on the database file, see FileLock).
         let directory = (path as NSString).deletingLastPathComponent
-        let descriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw NetrigError(phase: .store, blame: .infrastructure, subject: path, message: "cannot open the store's directory: \(String(cString: strerror(errno)))")
+        do {
+            pool = try FileLock.withLockBlocking(directory.isEmpty ? "." : directory) {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                try Self.migrator.migrate(pool)
+                return pool
+            }
+        } catch let error as POSIXError {
+            throw NetrigError(phase: .store, blame: .infrastructure, subject: path,
+                              message: "cannot lock the store's directory: \(error.localizedDescription)")
         }
-        defer { close(descriptor) }
-        while flock(descriptor, LOCK_EX) != 0 && errno == EINTR {}
-        defer { flock(descriptor, LOCK_UN) }
-        pool = try DatabasePool(path: path, configuration: configuration)
         self.path = path
-        try Self.migrator.migrate(pool)
     }
 
     /// This process, recorded as the owner of the runs it creates or resumes.

@@ -18,7 +18,7 @@ public enum KmemleakParser {
             if let leak = makeLeak(current, side: side) { leaks.append(leak) }
             current = []
         }
-        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init) {
+        for line in text.lines {
             if line.hasPrefix("unreferenced object ") { flush() }
             if !current.isEmpty || line.hasPrefix("unreferenced object ") { current.append(line) }
         }

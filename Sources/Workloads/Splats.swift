@@ -25,8 +25,7 @@ public enum SplatDetector {
     /// One splat per matching line, with the lines that follow it up to the end of its report.
     public static func detect(_ text: String, side: Side) -> [Splat] {
         let compiled = signatures.map { (kind: $0.kind, regex: try! Regex($0.pattern)) }
-        // Any line ending: a serial console writes "\r\n" (one Character in Swift, which "\n" does not match).
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map { stripTimestamp(String($0)) }
+        let lines = text.lines.map(stripTimestamp)
         var splats: [Splat] = []
         var index = 0
         while index < lines.count {

@@ -139,7 +139,7 @@ import Testing
     @Test func injectedLeakIsReportedAsANewLeakInJSON() async throws {
         let scratch = fixtures.scratchDirectory("e2e-leak")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let result = try await netrig(["run", "--store", scratch + "/runs.sqlite", "--repetitions", "1", "--json", "-",
+        let result = try await netrig(["run", "--store", scratch + "/runs.sqlite", "--repetitions", "1", "--clock", "real", "--json", "-",
                                        "--series", fixtures.repository + "/examples/leak-zerocopy-setsockopt.mbox"])
         #expect(result.exitStatus == 2, "\(result.standardOutput)\(result.standardError)")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],

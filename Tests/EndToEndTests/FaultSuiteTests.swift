@@ -23,7 +23,7 @@ import Testing
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(["NETRIG_HOME": fixtures.repository]) { $1 }
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         process.standardOutput = handle
         process.standardError = handle
@@ -36,7 +36,7 @@ import Testing
     /// daemon faults interrupt. Its output goes to `scratch/NAME.out`.
     func startRun(in scratch: String, name: String = "runs", untilDomain prefix: String) async throws -> (process: Process, store: String) {
         let store = scratch + "/\(name).sqlite"
-        let process = try start(["run", "--store", store, "--repetitions", "1", "--no-leak-check"], output: scratch + "/\(name).out")
+        let process = try start(["run", "--store", store, "--repetitions", "1", "--no-leak-check", "--clock", "real"], output: scratch + "/\(name).out")
         _ = try await waitForDomain(prefix, of: process.processIdentifier, process: process)
         return (process, store)
     }
@@ -149,7 +149,7 @@ import Testing
     @Test func appendRefusesInitRootAndShellText() async throws {
         let scratch = fixtures.scratchDirectory("fault-append")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        FileManager.default.createFile(atPath: scratch + "/bzImage", contents: Data("not booted".utf8))
+        _ = FileManager.default.createFile(atPath: scratch + "/bzImage", contents: Data("not booted".utf8))
         for (command, append) in [("run", "init=/bin/sh"), ("run", "quiet;reboot"), ("boot", "root=/dev/sda"), ("boot", "a=$(id)")] {
             let target = command == "run" ? ["--store", scratch + "/runs.sqlite"] : ["--kernel", scratch + "/bzImage"]
             let result = try await netrig([command] + target + ["--append", append], timeout: .seconds(60))
@@ -172,7 +172,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let storePath = scratch + "/runs.sqlite"
         let result = try await netrig(["run", "--store", storePath, "--series", fixtures.repository + "/examples/oops-zerocopy-setsockopt.mbox",
-                                       "--workload", "msg_zerocopy", "--repetitions", "1", "--no-leak-check", "--json", scratch + "/run.json"])
+                                       "--workload", "msg_zerocopy", "--repetitions", "1", "--no-leak-check", "--clock", "real", "--json", scratch + "/run.json"])
         let output = result.standardOutput + result.standardError
         #expect(result.exitStatus == 2, "\(output.lastLines(20))")
         #expect(output.contains("msg_zerocopy"), "the workload is named: \(output.lastLines(20))")
@@ -203,7 +203,7 @@ import Testing
         let scratch = fixtures.scratchDirectory("fault-panic")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let storePath = scratch + "/runs.sqlite"
-        let result = try await netrig(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check", "--append", "rootfstype=netrignofs"],
+        let result = try await netrig(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check", "--clock", "real", "--append", "rootfstype=netrignofs"],
                                       timeout: .seconds(600))
         let output = result.standardOutput + result.standardError
         #expect(result.exitStatus == 2, "\(output.lastLines(15))")
@@ -250,7 +250,7 @@ import Testing
             """.write(toFile: home + "/kconfigs/\(name).toml", atomically: true, encoding: .utf8)
 
         let result = try await HostCommandRunner().run(
-            HostCommand(binary, ["run", "--store", scratch + "/runs.sqlite", "--config", name, "--repetitions", "1", "--no-leak-check"],
+            HostCommand(binary, ["run", "--store", scratch + "/runs.sqlite", "--config", name, "--repetitions", "1", "--no-leak-check", "--clock", "real"],
                         environment: ["NETRIG_HOME": home]), timeout: .seconds(900))
         let output = result.standardOutput + result.standardError
         #expect(result.exitStatus == 2, "\(output.lastLines(15))")
@@ -269,7 +269,7 @@ import Testing
     @Test func libvirtOutOfReachIsFoundBeforeBuilding() async throws {
         let scratch = fixtures.scratchDirectory("fault-libvirt")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let result = try await netrig(["run", "--store", scratch + "/runs.sqlite", "--repetitions", "1", "--no-leak-check",
+        let result = try await netrig(["run", "--store", scratch + "/runs.sqlite", "--repetitions", "1", "--no-leak-check", "--clock", "real",
                                        "--libvirt-uri", "qemu+unix:///system?socket=\(scratch)/no-libvirtd.sock"], timeout: .seconds(600))
         #expect(result.exitStatus == 1, "\(result.standardOutput)\(result.standardError)")
         #expect((result.standardOutput + result.standardError).contains("cannot connect to libvirt"))
@@ -314,42 +314,71 @@ import Testing
         #expect(try await store.listRuns(limit: 10).count == 1, "the same run, not a new one")
     }
 
-    /// libvirtd killed while a run's guest boots: QEMU outlives the daemon and nobody is left to destroy it,
-    /// so netrig stops the guest's QEMU process itself; the run fails with libvirt named (exit 1, not the
-    /// series' fault) and is stored as failed in the phase it was in, with `--resume` offered for when
-    /// libvirtd is back (resuming itself is `sigtermStoresAnInterruptedRunThatResumes`).
+    /// libvirtd killed at three moments of a run: as the baseline's domain appears (libvirt may have started
+    /// QEMU without answering virDomainCreateXML, so netrig holds no handle to it), once the guest's init
+    /// has started (waiting for SSH), and during the baseline's workload (which needs only SSH, so it
+    /// finishes; the next boot then finds no libvirtd). QEMU outlives the daemon and nobody is left to destroy it,
+    /// so netrig stops the guest's QEMU process itself, found by the domain's name; the run fails with
+    /// libvirt named (exit 1, not the series' fault) and is stored as failed in the phase it was in, with
+    /// `--resume` offered for when libvirtd is back (resuming itself is `sigtermStoresAnInterruptedRunThatResumes`).
     @Test func libvirtdKilledMidRunLeavesNoQEMUAndIsResumable() async throws {
         let scratch = fixtures.scratchDirectory("fault-libvirtd")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         // Other tests' libvirt connections (when suites run in parallel) must not end this process with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
-        let (process, storePath) = try await startRun(in: scratch, untilDomain: "baseline-throughput")
-        let pid = process.processIdentifier
-        let pkill = try await HostCommandRunner().run(HostCommand("pkill", ["-KILL", "-x", "libvirtd"]), timeout: .seconds(30))
-        do {
-            try #require(pkill.succeeded, "libvirtd was running")
-            try await waitForExit(process, limit: .seconds(600))
-            #expect(try await qemuProcesses(of: pid).isEmpty, "netrig stopped the QEMU process libvirt could no longer destroy")
-        } catch {
+        for moment in ["creating", "booted", "workload"] {
+            let directory = scratch + "/" + moment
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let (process, storePath) = try await startRun(in: directory, untilDomain: "baseline-throughput")
+            let pid = process.processIdentifier
+            if moment == "workload" {
+                while !output(in: directory).contains("\n  baseline: msg_zerocopy ") {
+                    try #require(process.isRunning, "the run ended before its workload")
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            if moment == "booted" {
+                let console = directory + "/runs/1/baseline/throughput-1/console.log"
+                let started = ContinuousClock.now
+                // The kernel boots with loglevel=5: init's first line is the first on the console.
+                while !((try? String(contentsOfFile: console, encoding: .utf8))?.contains("netrig: init") ?? false) {
+                    try #require(process.isRunning && ContinuousClock.now - started < .seconds(120), "the guest's init never started")
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            let pkill = try await HostCommandRunner().run(HostCommand("pkill", ["-KILL", "-x", "libvirtd"]), timeout: .seconds(30))
+            do {
+                try #require(pkill.succeeded, "libvirtd was running")
+                try await waitForExit(process, limit: .seconds(600))
+                #expect(try await qemuProcesses(of: pid).isEmpty, "\(moment): netrig stopped the QEMU process libvirt could no longer destroy")
+            } catch {
+                try await startLibvirtd()
+                throw error
+            }
             try await startLibvirtd()
-            throw error
-        }
-        try await startLibvirtd()
-        let output = output(in: scratch)
-        #expect(process.terminationStatus == 1, "\(output.lastLines(15))")
-        #expect(output.contains("libvirt"), "\(output.lastLines(15))")
-        var left = try await domains().filter { $0.contains("-\(pid)-") }
-        for _ in 0..<30 where !left.isEmpty {
-            try await Task.sleep(for: .seconds(1))
-            left = try await domains().filter { $0.contains("-\(pid)-") }
-        }
-        #expect(left.isEmpty, "the restarted libvirtd lists no guest of the run: \(left)")
+            let output = output(in: directory)
+            #expect(process.terminationStatus == 1, "\(moment): \(output.lastLines(15))")
+            #expect(output.contains("libvirt"), "\(moment): \(output.lastLines(15))")
+            var left = try await domains().filter { $0.contains("-\(pid)-") }
+            for _ in 0..<30 where !left.isEmpty {
+                try await Task.sleep(for: .seconds(1))
+                left = try await domains().filter { $0.contains("-\(pid)-") }
+            }
+            #expect(left.isEmpty, "\(moment): the restarted libvirtd lists no guest of the run: \(left)")
 
-        let store = try SQLiteRunStore(path: storePath)
-        let run = try #require(try await store.listRuns(limit: 1).first)
-        #expect(run.status == .failed && [.testBaseline, .testPatched].contains(run.failedPhase), "\(run.status) \(String(describing: run.failedPhase))")
-        #expect(try await store.loadRun(run.id)?.error?.blame == .infrastructure)
-        #expect(output.contains("netrig run --resume \(run.id)"), "resumable once libvirtd is back (sigterm… shows a resume)")
+            let store = try SQLiteRunStore(path: storePath)
+            let run = try #require(try await store.listRuns(limit: 1).first)
+            #expect(run.status == .failed && [.testBaseline, .testPatched].contains(run.failedPhase),
+                    "\(moment): \(run.status) \(String(describing: run.failedPhase))")
+            let stored = try #require(try await store.loadRun(run.id))
+            #expect(stored.error?.blame == .infrastructure)
+            #expect(output.contains("netrig run --resume \(run.id)"), "\(moment): resumable once libvirtd is back")
+            if moment == "workload" {
+                #expect(run.failedPhase == .testPatched, "the baseline's workload needs no libvirtd and finishes")
+                #expect(stored.samples.contains { $0.side == .baseline } && stored.boots.filter { $0.side == .baseline }.count == 1,
+                        "the baseline's boot and samples are kept")
+            }
+        }
     }
 
     /// SIGINT (Ctrl-C) in two more phases, for real. In the middle of a kernel build: make and the compilers
@@ -414,7 +443,7 @@ import Testing
         let scratch = fixtures.scratchDirectory("fault-concurrent")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let storePath = scratch + "/runs.sqlite"
-        let arguments = ["run", "--store", storePath, "--repetitions", "1", "--no-leak-check"]
+        let arguments = ["run", "--store", storePath, "--repetitions", "1", "--no-leak-check", "--clock", "real"]
         let first = try start(arguments, output: scratch + "/first.out")
         let second = try start(arguments, output: scratch + "/second.out")
         try await waitForExit(first, limit: .seconds(1200))

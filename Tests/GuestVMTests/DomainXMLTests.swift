@@ -112,3 +112,48 @@ import Testing
         #expect(try mode(key) == 0o600)
     }
 }
+
+/// The KVM-or-TCG answer is kept for the host boot it was made in: the next run is answered from the file,
+/// a new host boot or a change of /dev/kvm probes again, and a damaged file is probed over.
+@Suite struct CachedAcceleratorProbeTests {
+    final class Counting: AcceleratorProbe, @unchecked Sendable {
+        let lock = NSLock()
+        var calls = 0
+        var answer: (Accelerator, String)
+        init(_ answer: (Accelerator, String)) { self.answer = answer }
+        func probe(kernel: String?) async -> (accelerator: Accelerator, reason: String) {
+            lock.withLock { calls += 1; return answer }
+        }
+    }
+
+    final class Host: @unchecked Sendable {
+        var boot = "boot-1"
+        var kvm = true
+    }
+
+    @Test func anAnswerLastsForTheHostBootAndTheStateOfDevKVM() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-probe-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let inner = Counting((.tcg, "a KVM guest printed nothing within 6 seconds"))
+        let host = Host()
+        let probe = CachedAcceleratorProbe(inner: inner, file: scratch + "/accelerator-probe.json", hostState: { (host.boot, host.kvm) })
+
+        let first = await probe.probe(kernel: "/k")
+        #expect(first.accelerator == .tcg && inner.calls == 1)
+        let second = await probe.probe(kernel: "/k")
+        #expect(second.accelerator == .tcg && inner.calls == 1, "answered from the file")
+        #expect(second.reason.contains("printed nothing") && second.reason.contains("probed at"))
+
+        inner.answer = (.kvm, "a KVM guest booted the kernel")
+        host.boot = "boot-2"
+        #expect(await probe.probe(kernel: "/k").accelerator == .kvm && inner.calls == 2, "a new host boot probes again")
+        host.kvm = false
+        inner.answer = (.tcg, "/dev/kvm is missing or not writable")
+        #expect(await probe.probe(kernel: "/k").accelerator == .tcg && inner.calls == 3, "/dev/kvm changed: probed again")
+
+        try Data("{half".utf8).write(to: URL(fileURLWithPath: scratch + "/accelerator-probe.json"))
+        #expect(await probe.probe(kernel: "/k").accelerator == .tcg && inner.calls == 4, "a damaged file is probed over")
+        #expect(await probe.refresh(kernel: "/k").accelerator == .tcg && inner.calls == 5, "doctor's refresh always probes")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch) == ["accelerator-probe.json"], "no temporary file left")
+    }
+}

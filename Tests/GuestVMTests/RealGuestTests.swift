@@ -103,6 +103,15 @@ import Testing
         let result = await QEMUAcceleratorProbe(timeout: .seconds(6)).probe(kernel: kernel.kernelImage)
         #expect(ContinuousClock.now - start < .seconds(15), "the probe gives up quickly when KVM hangs")
         #expect(!result.reason.isEmpty)
+
+        // Through the cache, with this host's real boot ID: probed once, then answered from the file.
+        let file = fixtures.scratchDirectory("probe") + "/accelerator-probe.json"
+        defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
+        let cached = CachedAcceleratorProbe(inner: QEMUAcceleratorProbe(timeout: .seconds(6)), file: file)
+        let probed = await cached.probe(kernel: kernel.kernelImage)
+        #expect(probed.accelerator == result.accelerator && FileManager.default.fileExists(atPath: file))
+        let again = await cached.probe(kernel: kernel.kernelImage)
+        #expect(again.accelerator == result.accelerator && again.reason.contains("probed at"), "\(again.reason)")
     }
 
     @Test func msgZerocopyRunsAcrossAPairOfGuests() async throws {
