@@ -78,6 +78,6 @@ let package = Package(
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "NetrigCore"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "NetrigCore"]),
         .testTarget(name: "HTMLReportTests", dependencies: ["HTMLReport", "NetrigCore"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["RunStore", "NetrigCore", "HostCommands", "HTMLReport", "NetrigTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["RunStore", "NetrigCore", "HostCommands", "HTMLReport", "GuestVM", "NetrigTestSupport"]),
     ]
 )

@@ -88,9 +88,19 @@ public struct RecipeImageProvider: ImageProvider {
             }
         }
         let staging = target + ".tmp-\(getpid())"
+        _ = Mounts.detachAll(under: staging)
         try? fm.removeItem(atPath: staging)
         try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        defer { try? fm.removeItem(atPath: staging) }
+        defer {
+            // Never delete through a mount a stopped mmdebstrap left (its /proc, /sys, /dev nodes).
+            let stuck = Mounts.detachAll(under: staging)
+            if stuck.isEmpty {
+                try? fm.removeItem(atPath: staging)
+            } else {
+                progress.note("guest image: \(stuck.count) file system(s) still mounted under \(staging), so it was not deleted: "
+                              + "umount -R \(stuck.last ?? staging) and remove it")
+            }
+        }
         let root = staging + "/root"
         let log = staging + "/mmdebstrap.log"
         progress.status("guest image: mmdebstrap \(recipe.suite) with \(recipe.packages.count) packages (a few minutes, once)")
@@ -117,6 +127,7 @@ public struct RecipeImageProvider: ImageProvider {
             throw NetrigError(phase: .buildImage, blame: .infrastructure, subject: recipe.name, message: "mke2fs failed",
                               details: ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").lastLines(5))
         }
+        _ = Mounts.detachAll(under: root)
         try fm.removeItem(atPath: root)
         try Self.stamp(staging + "/rootfs.ext4")
         try? fm.removeItem(atPath: target)

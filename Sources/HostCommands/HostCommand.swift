@@ -39,8 +39,8 @@ public struct HostCommandResult: Sendable {
     public var succeeded: Bool { exitStatus == 0 }
 }
 
-/// Runs host commands. Child processes get SIGTERM, then SIGKILL, when the calling task is cancelled or
-/// the timeout passes.
+/// Runs host commands. A command and every process it started get SIGTERM, then SIGKILL 5 s later, when
+/// the calling task is cancelled or the timeout passes.
 public struct HostCommandRunner: Sendable {
     public init() {}
 
@@ -55,14 +55,15 @@ public struct HostCommandRunner: Sendable {
                     limit: Int = 16 << 20) async throws -> HostCommandResult {
         let configuration = makeConfiguration(command)
         return try await withTimeout(timeout, command: command) {
-            let result: ExecutionRecord
-            if let input {
-                result = try await Subprocess.run(configuration, input: .string(input),
-                                                  output: .string(limit: limit), error: .string(limit: limit))
-                    .record
-            } else {
-                result = try await Subprocess.run(configuration, output: .string(limit: limit), error: .string(limit: limit))
-                    .record
+            let group = ProcessGroup()
+            let result: ExecutionRecord = try await group.reapingOnFailure {
+                if let input {
+                    try await Subprocess.run(configuration, input: .string(input), output: .string(limit: limit),
+                                             error: .string(limit: limit)) { group.started($0.processIdentifier) }.record
+                } else {
+                    try await Subprocess.run(configuration, input: .none, output: .string(limit: limit),
+                                             error: .string(limit: limit)) { group.started($0.processIdentifier) }.record
+                }
             }
             return HostCommandResult(command: command, exitStatus: result.status, standardOutput: result.out,
                                      standardError: result.err)
@@ -86,14 +87,18 @@ public struct HostCommandRunner: Sendable {
         log.write(Data("$ \(command)\n".utf8))
         let sink = LogSink(handle: log)
         return try await withTimeout(timeout, command: command) {
-            let result = try await Subprocess.run(configuration, input: .none, output: .sequence,
-                                                  error: .combinedWithOutput) { execution in
-                for try await line in execution.standardOutput.strings(bufferingPolicy: .maxLineLength(1 << 16)) {
-                    sink.write(line)
-                    onLine(line.hasSuffix("\n") ? String(line.dropLast()) : line)
+            let group = ProcessGroup()
+            return try await group.reapingOnFailure {
+                let result = try await Subprocess.run(configuration, input: .none, output: .sequence,
+                                                      error: .combinedWithOutput) { execution in
+                    group.started(execution.processIdentifier)
+                    for try await line in execution.standardOutput.strings(bufferingPolicy: .maxLineLength(1 << 16)) {
+                        sink.write(line)
+                        onLine(line.hasSuffix("\n") ? String(line.dropLast()) : line)
+                    }
                 }
+                return result.terminationStatus.code
             }
-            return result.terminationStatus.code
         }
     }
 
@@ -102,8 +107,15 @@ public struct HostCommandRunner: Sendable {
         for (key, value) in command.environment { updates[Environment.Key(stringLiteral: key)] = value }
         let executable: Executable = command.executable.contains("/")
             ? .path(FilePath(command.executable)) : .name(command.executable)
+        // Each command leads a process group of its own, and teardown signals the whole group: make's
+        // compilers, mmdebstrap's apt and dpkg, git's helpers stop with the command instead of running on
+        // (mmdebstrap ignores SIGTERM while it waits for apt, so signalling it alone meant SIGKILL after
+        // the grace period, with its mounts left behind). Commands never read the terminal (standard
+        // input is /dev/null), so leaving the terminal's process group costs nothing; Ctrl-C reaches
+        // them through netrig's cancellation.
         var options = PlatformOptions()
-        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(5))]
+        options.processGroupID = 0
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(5))]
         return Configuration(executable: executable, arguments: Arguments(command.arguments),
                              environment: .inherit.updating(updates),
                              workingDirectory: command.workingDirectory.map { FilePath($0) },
@@ -135,6 +147,34 @@ private final class LogSink: Sendable {
     func write(_ line: String) {
         let text = line.hasSuffix("\n") ? line : line + "\n"
         handle.withLock { $0.write(Data(text.utf8)) }
+    }
+}
+
+/// The process group a command leads (its pid, see `processGroupID = 0`). swift-subprocess's teardown
+/// stops once the command itself has exited, so a child that outlived SIGTERM (one that ignores it, or a
+/// helper the command was waiting for) would run on: when the command is cancelled, times out or fails to
+/// run, whatever is left of its group gets SIGKILL.
+private final class ProcessGroup: Sendable {
+    let leader = Mutex<pid_t?>(nil)
+
+    func started(_ identifier: ProcessIdentifier) {
+        leader.withLock { $0 = identifier.value }
+    }
+
+    func reapingOnFailure<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            let value = try await body()
+            if Task.isCancelled { killRemaining() }
+            return value
+        } catch {
+            killRemaining()
+            throw error
+        }
+    }
+
+    func killRemaining() {
+        guard let pid = leader.withLock({ $0 }), pid > 1 else { return }
+        kill(-pid, SIGKILL)
     }
 }
 

@@ -14,8 +14,17 @@ import Testing
     var binary: String { fixtures.repository + "/.build/debug/netrig" }
 
     func netrig(_ arguments: [String], timeout: Duration = .seconds(2400)) async throws -> HostCommandResult {
-        try await HostCommandRunner().run(HostCommand(binary, arguments, environment: ["NETRIG_HOME": fixtures.repository]),
-                                          timeout: timeout)
+        let start = ContinuousClock.now
+        let result = try await HostCommandRunner().run(HostCommand(binary, arguments, environment: ["NETRIG_HOME": fixtures.repository]),
+                                                       timeout: timeout)
+        // Where a long test's time went, in the test log: each run's phase times and any added rounds.
+        if arguments.first == "run" {
+            let notes = (result.standardOutput + result.standardError).lines.filter {
+                $0.contains("phases:") || $0.contains("more per side") || $0.contains("confirming")
+            }
+            print("netrig \(arguments.prefix(6).joined(separator: " ")): \(ContinuousClock.now - start)\n" + notes.joined(separator: "\n"))
+        }
+        return result
     }
 
     @Test func exampleSeriesPassesAndAnExtraCostIsARegression() async throws {

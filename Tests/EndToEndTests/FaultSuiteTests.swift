@@ -1,4 +1,5 @@
 import Foundation
+@testable import GuestVM
 import HostCommands
 import NetrigCore
 import NetrigTestSupport
@@ -434,6 +435,70 @@ import Testing
         let interruptedTest = try #require(try await SQLiteRunStore(path: testStore).listRuns(limit: 1).first)
         #expect(interruptedTest.status == .interrupted && interruptedTest.failedPhase == .testBaseline,
                 "\(interruptedTest.status) \(String(describing: interruptedTest.failedPhase))")
+        #expect(try temporaryLeftovers(of: pid).isEmpty)
+    }
+
+    /// SIGINT while mmdebstrap builds the guest image, 4 s after it mounted /proc, /sys and /dev nodes into
+    /// the root it builds (root mode), while it installs packages: every process of the build stops (found
+    /// and fixed: only mmdebstrap was signalled, and the processes it had forked ran on in the half-built
+    /// root after netrig exited, leaving the staging directory behind), no mount is left, nothing half-made
+    /// stays in the image cache, and the run is stored as interrupted in build-image. A recipe with one comment
+    /// added makes an image no cache holds; the kernels come from the build cache.
+    @Test func sigintDuringTheImageBuildLeavesNoMountAndNoProcess() async throws {
+        let scratch = fixtures.scratchDirectory("fault-image")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let fm = FileManager.default
+        let home = scratch + "/home"
+        let recipe = home + "/images/debian-bookworm"
+        try fm.createDirectory(atPath: recipe, withIntermediateDirectories: true)
+        for folder in ["workloads", "kconfigs", "examples"] {
+            try fm.createSymbolicLink(atPath: home + "/" + folder, withDestinationPath: fixtures.repository + "/" + folder)
+        }
+        let original = fixtures.repository + "/images/debian-bookworm"
+        for file in try fm.contentsOfDirectory(atPath: original) { try fm.copyItem(atPath: original + "/" + file, toPath: recipe + "/" + file) }
+        let text = try String(contentsOfFile: recipe + "/recipe.toml", encoding: .utf8)
+        try (text + "# \(UUID().uuidString): a recipe no image cache holds\n").write(toFile: recipe + "/recipe.toml", atomically: true, encoding: .utf8)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["run", "--store", scratch + "/runs.sqlite", "--repetitions", "1", "--no-leak-check", "--clock", "real"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["NETRIG_HOME": home]) { $1 }
+        _ = fm.createFile(atPath: scratch + "/run.out", contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/run.out"))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let pid = process.processIdentifier
+        let images = fixtures.directories.images
+        let staging = ".tmp-\(pid)"
+        func buildMounts() -> [String] {
+            Mounts.points(under: images, mountinfo: Mounts.current()).filter { $0.contains(staging + "/") }
+        }
+        let started = ContinuousClock.now
+        while buildMounts().isEmpty {
+            let output = (try? String(contentsOfFile: scratch + "/run.out", encoding: .utf8)) ?? ""
+            try #require(process.isRunning, "the run ended before mmdebstrap mounted anything: \(output.lastLines(10))")
+            try #require(ContinuousClock.now - started < .seconds(900), "mmdebstrap mounted nothing within 15 minutes")
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let mounted = buildMounts()
+        try await Task.sleep(for: .seconds(4))
+        try #require(process.isRunning, "the image was built within 4 s of mounting: \(scratch)/run.out")
+        kill(pid, SIGINT)
+        try await waitForExit(process, limit: .seconds(180))
+        let output = (try? String(contentsOfFile: scratch + "/run.out", encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 130, "\(output.lastLines(10))")
+        #expect(buildMounts().isEmpty, "no mount left of \(mounted.count) (\(mounted.prefix(3)))")
+        let ps = try await HostCommandRunner().run(HostCommand("ps", ["-eo", "args"]), timeout: .seconds(30))
+        let building = ps.standardOutput.split(separator: "\n").filter { $0.contains(staging) }
+        #expect(building.isEmpty, "mmdebstrap and its helpers have stopped: \(building)")
+        let chrooted = (try fm.contentsOfDirectory(atPath: "/proc")).filter { entry in
+            Int32(entry) != nil && ((try? fm.destinationOfSymbolicLink(atPath: "/proc/\(entry)/root")) ?? "").contains(staging)
+        }
+        #expect(chrooted.isEmpty, "no process runs in the half-built root (apt, dpkg): \(chrooted)")
+        #expect(try fm.contentsOfDirectory(atPath: images).filter { $0.contains(staging) }.isEmpty, "the staging directory is removed")
+        let run = try #require(try await SQLiteRunStore(path: scratch + "/runs.sqlite").listRuns(limit: 1).first)
+        #expect(run.status == .interrupted && run.failedPhase == .buildImage, "\(run.status) \(String(describing: run.failedPhase))")
         #expect(try temporaryLeftovers(of: pid).isEmpty)
     }
 

@@ -157,3 +157,25 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch) == ["accelerator-probe.json"], "no temporary file left")
     }
 }
+
+/// Mounts a stopped mmdebstrap left below a directory are found (deepest first, escaped paths decoded)
+/// before netrig deletes that directory.
+@Suite struct MountsTests {
+    @Test func mountPointsBelowADirectoryDeepestFirst() {
+        let mountinfo = """
+            22 1 0:21 / /proc rw,nosuid - proc proc rw
+            101 99 0:5 /null /c/images/x.tmp-7/root/dev/null rw - devtmpfs udev rw
+            102 99 0:20 / /c/images/x.tmp-7/root/sys rw - sysfs sysfs rw
+            103 102 0:6 / /c/images/x.tmp-7/root/sys/kernel/security rw - securityfs securityfs rw
+            104 99 0:22 / /c/images/x.tmp-7/root/proc rw - proc proc rw
+            105 99 0:23 / /c/images/x.tmp-70/root/proc rw - proc proc rw
+            106 99 0:24 / /c/images/with\\040space/root/proc rw - proc proc rw
+            """
+        let points = Mounts.points(under: "/c/images/x.tmp-7", mountinfo: mountinfo)
+        #expect(Set(points) == ["/c/images/x.tmp-7/root/dev/null", "/c/images/x.tmp-7/root/sys",
+                                "/c/images/x.tmp-7/root/sys/kernel/security", "/c/images/x.tmp-7/root/proc"])
+        #expect(points.first == "/c/images/x.tmp-7/root/sys/kernel/security", "submounts before their parents")
+        #expect(Mounts.points(under: "/c/images/with space/", mountinfo: mountinfo) == ["/c/images/with space/root/proc"])
+        #expect(Mounts.points(under: "/nowhere", mountinfo: mountinfo).isEmpty)
+    }
+}
