@@ -110,9 +110,9 @@ public struct HostCommandRunner: Sendable {
         // Each command leads a process group of its own, and teardown signals the whole group: make's
         // compilers, mmdebstrap's apt and dpkg, git's helpers stop with the command instead of running on
         // (mmdebstrap ignores SIGTERM while it waits for apt, so signalling it alone meant SIGKILL after
-        // the grace period, with its mounts left behind). Commands never read the terminal (standard
-        // input is /dev/null), so leaving the terminal's process group costs nothing; Ctrl-C reaches
-        // them through netrig's cancellation.
+        // the grace period while the processes it had forked ran on in the half-built root). Commands
+        // never read the terminal (standard input is /dev/null), so leaving the terminal's process group
+        // costs nothing; Ctrl-C reaches them through netrig's cancellation.
         var options = PlatformOptions()
         options.processGroupID = 0
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(5))]
