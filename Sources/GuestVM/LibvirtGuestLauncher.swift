@@ -149,7 +149,7 @@ public struct LibvirtGuestLauncher: GuestLauncher {
             // A daemon that died during the call may have started QEMU without answering: the domain
             // exists under its name though this process holds no handle to it.
             let lost = !(await connection.isAlive())
-            await destroy(named: wiring.domainName, handle: nil, of: spec, failure: error)
+            await destroy(named: wiring.domainName, created: false, of: spec, failure: error)
             try? fm.removeItem(atPath: wiring.diskOverlay)
             if lost { throw await libvirtFailure(error, spec: spec, connection: connection) }
             throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
@@ -183,12 +183,12 @@ public struct LibvirtGuestLauncher: GuestLauncher {
     /// autodestroy needs the daemon): through a new connection when a daemon answers again, else, on this
     /// host, by stopping its QEMU process; on a remote host the command that does it is named.
     private func destroy(_ domain: LibvirtDomain, of spec: GuestSpec) async {
-        do { try await domain.destroy() } catch { await destroy(named: domain.name, handle: domain, of: spec, failure: error) }
+        do { try await domain.destroy() } catch { await destroy(named: domain.name, created: true, of: spec, failure: error) }
     }
 
-    /// What `destroy` does once the domain's own handle failed it (or there is none, because the daemon
-    /// died while creating it): look the name up on a new connection, else stop QEMU directly.
-    private func destroy(named name: String, handle: LibvirtDomain?, of spec: GuestSpec, failure: any Error) async {
+    /// What `destroy` does once the domain's own handle failed it, or when there is none (`created` false:
+    /// the daemon died while creating it): look the name up on a new connection, else stop QEMU directly.
+    private func destroy(named name: String, created: Bool, of spec: GuestSpec, failure: any Error) async {
         if let fresh = try? await LibvirtConnection(uri: uri) {
             let again = try? await fresh.domain(named: name)
             let destroyed = again == nil ? true : ((try? await again?.destroy()) != nil)
@@ -197,7 +197,7 @@ public struct LibvirtGuestLauncher: GuestLauncher {
         }
         if Self.isLocal(uri) {
             let pids = await OrphanedQEMU.stop(name)
-            guard handle != nil || !pids.isEmpty else { return }
+            guard created || !pids.isEmpty else { return }
             progress.note("libvirt could not destroy guest \(spec.name) (\(failure)); "
                           + (pids.isEmpty ? "no QEMU process of \(name) is left" : "its QEMU process \(pids.map(String.init).joined(separator: ", ")) was stopped directly"))
         } else {

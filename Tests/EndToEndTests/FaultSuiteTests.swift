@@ -18,12 +18,12 @@ import Testing
                                           timeout: timeout)
     }
 
-    /// `netrig run` in the background, for signals.
-    func start(_ arguments: [String], output: String) throws -> Process {
+    /// `netrig run` in the background, for signals; `home` is the project directory it reads (NETRIG_HOME).
+    func start(_ arguments: [String], output: String, home: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["NETRIG_HOME": fixtures.repository]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(["NETRIG_HOME": home ?? fixtures.repository]) { $1 }
         _ = FileManager.default.createFile(atPath: output, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         process.standardOutput = handle
@@ -459,15 +459,8 @@ import Testing
         let text = try String(contentsOfFile: recipe + "/recipe.toml", encoding: .utf8)
         try (text + "# \(UUID().uuidString): a recipe no image cache holds\n").write(toFile: recipe + "/recipe.toml", atomically: true, encoding: .utf8)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["run", "--store", scratch + "/runs.sqlite", "--repetitions", "1", "--no-leak-check", "--clock", "real"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["NETRIG_HOME": home]) { $1 }
-        _ = fm.createFile(atPath: scratch + "/run.out", contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/run.out"))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        let process = try start(["run", "--store", scratch + "/runs.sqlite", "--repetitions", "1", "--no-leak-check", "--clock", "real"],
+                                output: scratch + "/run.out", home: home)
         let pid = process.processIdentifier
         let images = fixtures.directories.images
         let staging = ".tmp-\(pid)"
