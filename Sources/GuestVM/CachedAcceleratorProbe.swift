@@ -48,13 +48,10 @@ public struct CachedAcceleratorProbe: AcceleratorProbe {
         let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withInternetDateTime])
         let entry = Entry(hostBoot: host.boot, kvmWritable: host.kvmWritable, accelerator: probed.accelerator,
                           reason: probed.reason, probedAt: stamp)
-        // Written whole under a temporary name and renamed: two runs starting together never read half a file.
+        // Written atomically (a temporary file renamed into place): two runs starting together never read half a file.
         if let data = try? JSONEncoder().encode(entry) {
             try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let temporary = file + ".\(getpid()).tmp"
-            if FileManager.default.createFile(atPath: temporary, contents: data), rename(temporary, file) != 0 {
-                try? FileManager.default.removeItem(atPath: temporary)
-            }
+            try? data.write(to: URL(fileURLWithPath: file), options: .atomic)
         }
         return probed
     }
