@@ -5,14 +5,19 @@ import NetrigCore
 /// property of the host and its boot, not of the run: probing costs up to 6 s on every run where it
 /// hangs, and a nightly job starts dozens of runs. The answer is kept in one small JSON file, keyed by
 /// the host's boot ID and whether /dev/kvm is writable; a reboot, or /dev/kvm appearing or going away,
-/// probes again. `netrig doctor` always probes afresh and refreshes it.
+/// probes again. Only a decided answer is kept (a probe that booted no kernel decides nothing), and a run
+/// whose KVM guest printed nothing corrects it. `netrig doctor` always probes afresh.
 public struct CachedAcceleratorProbe: AcceleratorProbe {
     struct Entry: Codable, Equatable {
+        /// The layout of the file: entries of earlier layouts (which kept firmware-only answers) are stale.
+        var format: Int
         var hostBoot: String
         var kvmWritable: Bool
         var accelerator: Accelerator
         var reason: String
         var probedAt: String
+
+        static let currentFormat = 2
     }
 
     public var inner: any AcceleratorProbe
@@ -27,33 +32,56 @@ public struct CachedAcceleratorProbe: AcceleratorProbe {
         self.hostState = hostState
     }
 
-    public func probe(kernel: String?) async -> (accelerator: Accelerator, reason: String) {
+    public func probe(kernel: String?) async -> AcceleratorAnswer {
         guard let host = hostState() else { return await inner.probe(kernel: kernel) }
-        if let data = FileManager.default.contents(atPath: file),
-           let entry = try? JSONDecoder().decode(Entry.self, from: data),
-           entry.hostBoot == host.boot, entry.kvmWritable == host.kvmWritable {
-            return (entry.accelerator, "\(entry.reason); probed at \(entry.probedAt) in this host boot, `netrig doctor` probes again")
+        if let entry = kept(for: host) {
+            return AcceleratorAnswer(entry.accelerator, "\(entry.reason); decided at \(entry.probedAt) in this host boot, `netrig doctor` probes again")
         }
         return await refresh(kernel: kernel, host: host)
     }
 
-    /// Probes now and keeps the answer (what `netrig doctor` does).
-    public func refresh(kernel: String?) async -> (accelerator: Accelerator, reason: String) {
+    /// Probes now and keeps the answer when it is decided (what `netrig doctor` does).
+    public func refresh(kernel: String?) async -> AcceleratorAnswer {
         guard let host = hostState() else { return await inner.probe(kernel: kernel) }
         return await refresh(kernel: kernel, host: host)
     }
 
-    private func refresh(kernel: String?, host: (boot: String, kvmWritable: Bool)) async -> (accelerator: Accelerator, reason: String) {
+    public func correct(_ answer: AcceleratorAnswer) async {
+        guard let host = hostState(), answer.accelerator != nil else { return }
+        keep(answer, host: host)
+    }
+
+    /// The answer kept for this host boot, if there is one.
+    public func keptAnswer() -> AcceleratorAnswer? {
+        guard let host = hostState(), let entry = kept(for: host) else { return nil }
+        return AcceleratorAnswer(entry.accelerator, "\(entry.reason); decided at \(entry.probedAt)")
+    }
+
+    /// The kept answer for this host boot, if there is one of the current format.
+    func kept(for host: (boot: String, kvmWritable: Bool)) -> Entry? {
+        guard let data = FileManager.default.contents(atPath: file),
+              let entry = try? JSONDecoder().decode(Entry.self, from: data),
+              entry.format == Entry.currentFormat, entry.hostBoot == host.boot, entry.kvmWritable == host.kvmWritable else { return nil }
+        return entry
+    }
+
+    private func refresh(kernel: String?, host: (boot: String, kvmWritable: Bool)) async -> AcceleratorAnswer {
         let probed = await inner.probe(kernel: kernel)
+        // An undecided probe is never the host's answer (a decided one kept earlier stays).
+        if probed.accelerator != nil { keep(probed, host: host) }
+        return probed
+    }
+
+    private func keep(_ answer: AcceleratorAnswer, host: (boot: String, kvmWritable: Bool)) {
+        guard let accelerator = answer.accelerator else { return }
         let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withInternetDateTime])
-        let entry = Entry(hostBoot: host.boot, kvmWritable: host.kvmWritable, accelerator: probed.accelerator,
-                          reason: probed.reason, probedAt: stamp)
+        let entry = Entry(format: Entry.currentFormat, hostBoot: host.boot, kvmWritable: host.kvmWritable, accelerator: accelerator,
+                          reason: answer.reason, probedAt: stamp)
         // Written atomically (a temporary file renamed into place): two runs starting together never read half a file.
         if let data = try? JSONEncoder().encode(entry) {
             try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try? data.write(to: URL(fileURLWithPath: file), options: .atomic)
         }
-        return probed
     }
 
     /// The kernel's random boot ID (new at every host boot) and whether /dev/kvm can be opened for writing.

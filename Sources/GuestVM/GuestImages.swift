@@ -191,20 +191,26 @@ public enum SSHKeys {
 }
 
 /// Probes KVM by booting a kernel with `-accel kvm` and waiting briefly for its first console line. On
-/// some hosts /dev/kvm opens and firmware runs, but a nested guest's kernel hangs: those fall back to TCG
-/// after the timeout. Without a kernel, only the firmware is tried (SeaBIOS on the debug port).
+/// some hosts /dev/kvm opens and firmware runs, but a nested guest's kernel hangs: those are TCG after the
+/// timeout. Without a kernel only the firmware can be tried (SeaBIOS on the debug port), and firmware that
+/// runs proves nothing about a kernel: that answer is undecided. Firmware that does not run, or a QEMU
+/// that cannot start KVM, is TCG for certain.
 public struct QEMUAcceleratorProbe: AcceleratorProbe {
     public var timeout: Duration
     public var scratchDirectory: String
 
-    public init(timeout: Duration = .seconds(6), scratchDirectory: String = NSTemporaryDirectory()) {
+    public init(timeout: Duration = QEMUAcceleratorProbe.defaultTimeout, scratchDirectory: String = NSTemporaryDirectory()) {
         self.timeout = timeout
         self.scratchDirectory = scratchDirectory
     }
 
-    public func probe(kernel: String?) async -> (accelerator: Accelerator, reason: String) {
-        guard FileManager.default.isWritableFile(atPath: "/dev/kvm") else { return (.tcg, "/dev/kvm is missing or not writable") }
-        let output = scratchDirectory + "/netrig-kvm-probe-\(getpid()).log"
+    /// How long a KVM guest may take to print its first console line: the probe's wait, and the wait of a
+    /// run's KVM boots before they fall back to TCG.
+    public static let defaultTimeout: Duration = .seconds(6)
+
+    public func probe(kernel: String?) async -> AcceleratorAnswer {
+        guard FileManager.default.isWritableFile(atPath: "/dev/kvm") else { return AcceleratorAnswer(.tcg, "/dev/kvm is missing or not writable") }
+        let output = scratchDirectory + "/netrig-kvm-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
         defer { try? FileManager.default.removeItem(atPath: output) }
         var arguments = ["-accel", "kvm", "-machine", "q35", "-m", "256", "-nodefaults", "-display", "none", "-monitor", "none",
                          "-no-reboot"]
@@ -223,15 +229,20 @@ public struct QEMUAcceleratorProbe: AcceleratorProbe {
             if let text = try? String(contentsOfFile: output, encoding: .utf8), text.contains(marker) {
                 task.cancel()
                 _ = await task.result
-                return (.kvm, kernel == nil ? "KVM ran the firmware (no kernel was tried)" : "a KVM guest booted the kernel")
+                if kernel == nil {
+                    return AcceleratorAnswer(nil, "KVM ran the firmware, but no kernel was tried: nested guests can hang after the firmware, "
+                                             + "so only a kernel that boots decides (the first run probes with its baseline kernel)")
+                }
+                return AcceleratorAnswer(.kvm, "a KVM guest booted the kernel")
             }
             try? await Task.sleep(for: .milliseconds(100))
         }
         task.cancel()
         let result = await task.result
         if case .success(let finished) = result, !finished.succeeded {
-            return (.tcg, "qemu -accel kvm failed: \(finished.standardError.lastLines(1).first ?? "")")
+            return AcceleratorAnswer(.tcg, "qemu -accel kvm failed: \(finished.standardError.lastLines(1).first ?? "")")
         }
-        return (.tcg, "a KVM guest printed nothing within \(timeout) (nested virtualization hangs here)")
+        if kernel == nil { return AcceleratorAnswer(.tcg, "the firmware printed nothing under KVM within \(timeout)") }
+        return AcceleratorAnswer(.tcg, "a KVM guest printed nothing within \(timeout) (nested virtualization hangs here)")
     }
 }

@@ -153,7 +153,8 @@ public struct LibvirtGuestLauncher: GuestLauncher {
             try? fm.removeItem(atPath: wiring.diskOverlay)
             if lost { throw await libvirtFailure(error, spec: spec, connection: connection) }
             throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
-                              message: "libvirt could not start the domain: \(error)", details: ["domain XML: \(spec.workDirectory)/domain.xml"])
+                              message: "libvirt could not start the domain: \(error)", details: ["domain XML: \(spec.workDirectory)/domain.xml"],
+                              code: spec.accelerator == .kvm ? .kvmStartFailed : nil)
         }
         do {
             let session = try await waitForSSH(spec, wiring: wiring, domain: domain, connection: connection, started: ContinuousClock.now)
@@ -242,6 +243,13 @@ public struct LibvirtGuestLauncher: GuestLauncher {
             }
             if !active {
                 throw bootFailure(spec, "the guest stopped during boot", console: console)
+            }
+            if let silent = spec.silentConsoleTimeout, console.isEmpty, ContinuousClock.now - started >= silent {
+                throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
+                                  message: "the guest printed nothing on its console within \(silent) under KVM",
+                                  details: ["nested KVM can hang after the firmware on hosts where /dev/kvm opens; --accel tcg avoids it",
+                                            "console: \(spec.workDirectory)/console.log (empty)"],
+                                  code: .consoleSilent)
             }
             if initSeconds == nil, console.contains("netrig: init") { initSeconds = since(started) }
             if console.contains("netrig: ssh ready") {

@@ -48,7 +48,7 @@ enum Pages {
             element("label", [:], [Markup.text("series "), element("select", ["id": "series-filter"],
                 [element("option", ["value": ""], text: "all")] + series.map { element("option", ["value": $0], text: $0) })]),
             element("label", [:], [Markup.text(" verdict "), element("select", ["id": "verdict-filter"],
-                [element("option", ["value": ""], text: "all")] + ["pass", "fail", "error", "running"].map { element("option", ["value": $0], text: $0) })]),
+                [element("option", ["value": ""], text: "all")] + ["pass", "fail", "inconclusive", "error", "running"].map { element("option", ["value": $0], text: $0) })]),
         ])
         let rows = runs.map { run -> Markup in
             let s = run.summary
@@ -82,11 +82,15 @@ enum Pages {
             element("h1", text: "Run \(s.id): \(s.seriesTitle)"),
             element("p", [:], [verdictBadge(s.verdict?.rawValue ?? s.status.rawValue), Markup.text(" "),
                               link(comparisonPage(s.id), "comparison of baseline and patched")]),
+        ]
+        body += verdictNotes(run)
+        body += [
             facts([
                 ("series", run.series.map { "v\($0.revision), \($0.patches.count) patch(es) from \($0.source)" } ?? run.plan.seriesPath),
                 ("tree", "\(s.treeName) at \(s.baseCommit)"),
                 ("config", s.configName), ("NIC", run.plan.guestSetup), ("workload", s.workload),
                 ("guests", bootSummary(run)),
+                ("accelerator", run.environment?.accelerator ?? "-"),
                 ("hypervisor", run.environment?.hypervisor ?? "-"),
                 ("started", s.startedAt),
             ]),
@@ -121,7 +125,7 @@ enum Pages {
         body += samplesSection(run)
         body += leaksSection(run.comparison, all: run.leaks)
         body += splatsSection(run.splats)
-        return layout(title: "run \(s.id)", reproduce: run.plan.commandLine, body: body)
+        return layout(title: "run \(s.id)", reproduce: run.reproducer, body: body)
     }
 
     static func patches(_ run: StoredRun, files: RunFiles) -> [Markup] {
@@ -219,6 +223,7 @@ enum Pages {
             element("p", [:], [link(runPage(s.id), "run \(s.id)"), Markup.text(": \(s.seriesTitle) · \(s.workload) on \(s.nic) · config \(s.configName) · "
                                                                                   + (run.measurementClock.map { "\($0.rawValue) clock" } ?? "no boots"))]),
         ]
+        body += verdictNotes(run)
         if comparison.metrics.isEmpty { body.append(element("p", text: "No throughput samples in this run.")) }
         for metric in comparison.metrics {
             body.append(element("section", ["class": "metric"], [
@@ -243,7 +248,7 @@ enum Pages {
         let newSplats = comparison.newSplats
         body.append(element("h2", text: "New splats"))
         body.append(newSplats.isEmpty ? element("p", text: "none") : Markup(newSplats.map { element("pre", text: $0.text) }))
-        return layout(title: "comparison \(s.id)", reproduce: run.plan.commandLine, body: body)
+        return layout(title: "comparison \(s.id)", reproduce: run.reproducer, body: body)
     }
 
     /// The verdict of a metric in a sentence.
@@ -254,8 +259,27 @@ enum Pages {
         case .improvement: return "Improvement: the patched kernel is \(delta) against the baseline, beyond the noise (p = \(Plots.number(metric.pValue)))."
         case .noChange: return "No significant change: \(delta), and the interval rules out a change that matters."
         case .inconclusive:
+            if let advice = metric.advice { return "Inconclusive: \(delta) cannot be told apart from the noise; \(advice)." }
             return "Inconclusive: \(delta) cannot be told apart from the noise" + (metric.runsNeeded.map { "; \($0) runs per side would settle it." } ?? ".")
         }
+    }
+
+    /// What the reader must know before any number: a verdict that decided nothing, and an accelerator
+    /// that was not the one the run began with.
+    static func verdictNotes(_ run: StoredRun) -> [Markup] {
+        var notes: [Markup] = []
+        if run.summary.verdict == .inconclusive {
+            let open = run.comparison.undecided.map(\.metric)
+            notes.append(element("p", ["class": "note inconclusive"], text: "Inconclusive: nothing was found against the series, but "
+                                 + (open.isEmpty ? "a measurement" : open.joined(separator: ", ")) + " could not be decided. This is not a pass."))
+        }
+        if run.summary.verdict == .error {
+            notes.append(element("p", ["class": "note error-verdict"], text: "Error: netrig could not decide; nothing is said about the series."))
+        }
+        if let fallback = run.environment?.acceleratorFallback {
+            notes.append(element("p", ["class": "note fallback"], text: "Accelerator fallback: \(fallback). Every boot of this run ran under TCG."))
+        }
+        return notes
     }
 
     // MARK: pieces
@@ -302,7 +326,8 @@ enum Pages {
     main { max-width: 1100px; margin: 0 auto; padding: 1em 1.2em 3em; }
     h1 { font-size: 1.5em; overflow-wrap: anywhere; }
     table { border-collapse: collapse; width: 100%; margin: .5em 0 1em; }
-    th, td { text-align: left; padding: .3em .5em; border-bottom: 1px solid #ddd; vertical-align: top; overflow-wrap: anywhere; }
+    th, td { text-align: left; padding: .3em .5em; border-bottom: 1px solid #ddd; vertical-align: top; overflow-wrap: break-word; }
+    td code, td .path { overflow-wrap: anywhere; }
     th { background: #f3f4f6; }
     pre { background: #f6f8fa; padding: .6em; overflow-x: auto; font-size: 13px; white-space: pre-wrap; overflow-wrap: anywhere; }
     code { font-size: 13px; }
@@ -312,6 +337,12 @@ enum Pages {
     .badge.fail { background: #fde2e1; color: #8b1a1a; }
     .badge.error, .badge.failed { background: #fff1c1; color: #6b4f00; }
     .badge.running { background: #e0e7ff; color: #1e3a8a; }
+    .badge.inconclusive { background: #ede9fe; color: #4c1d95; }
+    .note { padding: .5em .8em; border-left: 4px solid; }
+    .note.inconclusive { border-color: #6d28d9; background: #f5f3ff; }
+    .note.fallback { border-color: #b45309; background: #fffbeb; }
+    .note.error-verdict { border-color: #b45309; background: #fff1c1; }
+    .verdict-words.inconclusive { color: #4c1d95; }
     .facts { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; }
     .facts dt { font-weight: 600; }
     .facts dd { margin: 0; overflow-wrap: anywhere; }

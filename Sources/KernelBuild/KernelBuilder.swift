@@ -26,7 +26,7 @@ public struct KernelBuilder: Sendable {
 
     public func build(_ request: BuildRequest, progress: any ProgressObserver) async throws -> KernelArtifact {
         let phase: Phase = request.side == .baseline ? .buildBaseline : .buildPatched
-        let blame: NetrigError.Blame = request.side == .baseline ? .usage : .series
+        let blame: NetrigError.Blame = request.side == .baseline ? .baseline : .series
         let worktree = try await workspace.worktree(for: request.tree)
         let git = Git(directory: worktree)
         let treeHash = try await git.run(["rev-parse", request.commit + "^{tree}"], phase: phase)

@@ -54,44 +54,65 @@ struct BootCommand: AsyncParsableCommand {
         let missing = await launcher.unsupportedNICs(models)
         if let (model, reason) = missing.first { throw ValidationError("\(model.rawValue) is unsupported here: \(reason)") }
         let image = try await RecipeImageProvider(recipeDirectory: layout.defaultImage, directories: directories).prepareImage(progress: progress)
-        let accelerator: Accelerator
-        if let forced = try guest.accelerator() {
+        var accelerator: Accelerator
+        let forced = try guest.accelerator()
+        let probe = CachedAcceleratorProbe(file: directories.acceleratorProbe)
+        if let forced {
             accelerator = forced
         } else {
-            let probed = await CachedAcceleratorProbe(file: directories.acceleratorProbe).probe(kernel: kernel)
-            progress.note("accelerator: \(probed.accelerator.rawValue.uppercased()) (\(probed.reason))")
-            accelerator = probed.accelerator
+            let probed = await probe.probe(kernel: kernel)
+            accelerator = probed.accelerator ?? .tcg
+            progress.note("accelerator: \(accelerator.rawValue.uppercased()) (\(probed.reason))")
         }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-boot-\(getpid())").path
         defer { if !keep { try? FileManager.default.removeItem(atPath: scratch) } }
         var status: Int32 = 0
-        for boot in 1...count {
-            let specs = (0..<topologyChoice.guestCount).map { end in
+        var number = 1
+        while number <= count {
+            let specs = (0..<topologyChoice.guestCount).map { [accelerator] end in
                 GuestSpec(name: end == 0 ? "boot" : "boot-peer", kernelImage: kernel, rootImage: image,
                           extraCommandLine: extraArguments, memoryMiB: guest.memory, vcpus: guest.vcpus,
                           links: links, end: end, viommu: guest.viommu, accelerator: accelerator, clock: clockChoice,
-                          workDirectory: scratch + "/\(boot)-\(end)", phase: .testBaseline, blameForKernel: .usage)
+                          workDirectory: scratch + "/\(number)-\(end)", bootTimeout: .seconds(guest.bootTimeout),
+                          phase: .testBaseline, blameForKernel: .usage,
+                          silentConsoleTimeout: accelerator == .kvm && forced == nil ? RunEngine.silentConsoleTimeout : nil)
             }
-            status = try await SignalCancellation.run { [command] in
-                try await launcher.withGuests(specs) { guests in
-                    let first = guests[0]
-                    let ratio = first.initSeconds.map { String(format: " (%.2fx)", first.bootSeconds / $0) } ?? ""
-                    print(String(format: "boot %d: init %@, ssh ready %.2f s%@", boot,
-                                 first.initSeconds.map { String(format: "%.2f s", $0) } ?? "not seen", first.bootSeconds, ratio))
-                    for link in links {
-                        progress.status("wiring \(link.label)")
-                        _ = try await LinkSetup.wire(link, on: guests, phase: .testBaseline)
-                        progress.note("\(link.label): \(link.localInterface) \(link.localAddress) <-> \(link.peerAddress) \(link.peerInterface)"
-                                      + (topologyChoice == .loop ? " in namespace \(link.peerNamespace)" : " on boot-peer"))
-                    }
-                    guard !command.isEmpty else { return 0 }
-                    let output = try await first.run(command, timeout: .seconds(3600))
-                    print(output.standardOutput, terminator: "")
-                    FileHandle.standardError.write(Data(output.standardError.utf8))
-                    return output.exitStatus
-                }
+            do {
+                status = try await boot(specs, launcher: launcher, links: links, topology: topologyChoice, number: number, progress: progress)
+            } catch let error as NetrigError where error.code?.isKVMFailure == true && accelerator == .kvm && forced == nil {
+                // The probe said KVM, but the guest did not run: TCG from now on, and the host's answer corrected.
+                let reason = error.code == .consoleSilent ? "a KVM guest of netrig boot printed nothing within \(RunEngine.silentConsoleTimeout)"
+                    : "QEMU could not start a KVM guest of netrig boot"
+                progress.note("accelerator: \(reason): booting again under TCG (the host's answer is corrected)")
+                await probe.correct(AcceleratorAnswer(.tcg, reason + " (nested virtualization hangs here)"))
+                accelerator = .tcg
+                continue
             }
+            number += 1
         }
         if status != 0 { throw ExitCode(status) }
+    }
+
+    private func boot(_ specs: [GuestSpec], launcher: LibvirtGuestLauncher, links: [NetworkLink], topology topologyChoice: Topology,
+                      number boot: Int, progress: TerminalProgress) async throws -> Int32 {
+        try await SignalCancellation.run { [command] in
+            try await launcher.withGuests(specs) { guests in
+                let first = guests[0]
+                let ratio = first.initSeconds.map { String(format: " (%.2fx)", first.bootSeconds / $0) } ?? ""
+                print(String(format: "boot %d: init %@, ssh ready %.2f s%@", boot,
+                             first.initSeconds.map { String(format: "%.2f s", $0) } ?? "not seen", first.bootSeconds, ratio))
+                for link in links {
+                    progress.status("wiring \(link.label)")
+                    _ = try await LinkSetup.wire(link, on: guests, phase: .testBaseline)
+                    progress.note("\(link.label): \(link.localInterface) \(link.localAddress) <-> \(link.peerAddress) \(link.peerInterface)"
+                                  + (topologyChoice == .loop ? " in namespace \(link.peerNamespace)" : " on boot-peer"))
+                }
+                guard !command.isEmpty else { return 0 }
+                let output = try await first.run(command, timeout: .seconds(3600))
+                print(output.standardOutput, terminator: "")
+                FileHandle.standardError.write(Data(output.standardError.utf8))
+                return output.exitStatus
+            }
+        }
     }
 }

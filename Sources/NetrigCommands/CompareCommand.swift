@@ -71,12 +71,12 @@ struct CompareCommand: AsyncParsableCommand {
             + b.0.splats.filter { $0.side == b.1 }.map { var s = $0; s.side = .patched; return s }
         let comparison = Comparison(samples: samples, leaks: leaks, splats: splats,
                                     patchedLeakRounds: max(1, b.0.leakRounds(b.1)),
-                                    minimumEffect: (a.0.measurementClock ?? .virtual).minimumEffect)
+                                    minimumEffect: (a.0.measurementClock ?? .virtual).minimumEffect, setting: b.0.measurementSetting)
         let labelA = "\(a.0.summary.id):\(a.1.rawValue)", labelB = "\(b.0.summary.id):\(b.1.rawValue)"
         say("comparing \(labelA) (\(a.0.summary.seriesTitle)) with \(labelB) (\(b.0.summary.seriesTitle))")
         say(ComparisonReport.table(comparison, baselineLabel: labelA, patchedLabel: labelB), terminator: "")
-        let verdict: Verdict = comparison.seriesBrokeSomething ? .fail : .pass
-        say("verdict: \(verdict.rawValue)")
+        let verdict: Verdict = comparison.seriesBrokeSomething ? .fail : (comparison.undecided.isEmpty ? .pass : .inconclusive)
+        say("verdict: \(verdict.rawValue): \(ComparisonReport.verdictMeaning(verdict, comparison: comparison))")
         if let json {
             try ReportWriter.write(RunReport(run: references.count == 1 ? a.0.summary.id : nil, verdict: verdict,
                                              findings: Finding.from(comparison, plan: b.0.plan), comparison: comparison,

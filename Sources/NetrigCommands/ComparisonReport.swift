@@ -22,12 +22,13 @@ enum ComparisonReport {
                 metric.interval.map { "[\(percent($0.lowerBound)), \(percent($0.upperBound))]" } ?? "-",
                 String(format: "%.3f", metric.pValue),
                 percent(metric.threshold, signed: false),
-                metric.verdictText,
+                metric.advice == nil ? metric.verdictText : "inconclusive (below)",
                 cpuText(metric),
             ])
         }
         var text = align(rows)
         if comparison.metrics.isEmpty { text += "no throughput samples\n" }
+        for metric in comparison.metrics where metric.advice != nil { text += "\(metric.metric): \(metric.verdictText)\n" }
         text += "leaks: \(comparison.newLeaks.count) new, \(comparison.persistingLeaks.count) persisting, \(comparison.goneLeaks.count) gone"
             + (comparison.unconfirmedLeaks.isEmpty ? "" : ", \(comparison.unconfirmedLeaks.count) unconfirmed") + "\n"
         for leak in comparison.newLeaks {
@@ -68,6 +69,8 @@ enum ComparisonReport {
         if let boot { text += ", \(boot.accelerator.rawValue.uppercased()), \(boot.clock.rawValue) clock, kmemleak \(boot.kmemleak ? "on" : "off")" }
         if let hypervisor = run.environment?.hypervisor { text += ", \(hypervisor)" }
         text += "\n"
+        if let accelerator = run.environment?.accelerator { text += "  accelerator: \(accelerator)\n" }
+        if let fallback = run.environment?.acceleratorFallback { text += "  ACCELERATOR FALLBACK: \(fallback); every boot ran under TCG\n" }
         for build in run.builds {
             text += "  \(build.side.rawValue) kernel \(build.commit.prefix(12)): "
             text += build.cached ? "cached" : "built in \(TerminalProgress.duration(build.buildSeconds))"
@@ -95,5 +98,18 @@ enum ComparisonReport {
                 .joined(separator: ", ") + "\n"
         }
         return text
+    }
+
+    /// The verdict line's explanation: what an inconclusive or error verdict means for the series.
+    static func verdictMeaning(_ verdict: Verdict, comparison: Comparison?) -> String {
+        switch verdict {
+        case .pass: return "every measurement was decided and nothing was found"
+        case .fail: return "the series broke something (the findings above)"
+        case .error: return "netrig could not decide: nothing is said about the series"
+        case .inconclusive:
+            let open = comparison?.undecided.map(\.metric) ?? []
+            return "nothing was found against the series, but \(open.isEmpty ? "a measurement" : open.joined(separator: ", ")) "
+                + "could not be decided: this is not a pass"
+        }
     }
 }

@@ -68,8 +68,7 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         let kernel = (try? FileManager.default.contentsOfDirectory(atPath: directories.kernels))?
             .map { directories.kernels + "/\($0)/bzImage" }.first { FileManager.default.fileExists(atPath: $0) }
-        let probe = await CachedAcceleratorProbe(file: directories.acceleratorProbe).refresh(kernel: kernel)
-        checks.append(Check(name: "accelerator", ok: true, detail: "\(probe.accelerator.rawValue.uppercased()): \(probe.reason)", fix: ""))
+        checks.append(await acceleratorCheck(kernel: kernel, probe: CachedAcceleratorProbe(file: directories.acceleratorProbe)))
         let free = Self.freeGiB(directories.cache)
         checks.append(Check(name: "disk space", ok: free >= 15, detail: String(format: "%.0f GiB free for %@", free, directories.cache),
                             fix: "free at least 15 GiB (a kernel build tree, ccache and images need it), or set NETRIG_CACHE_DIR"))
@@ -77,6 +76,18 @@ struct DoctorCommand: AsyncParsableCommand {
         checks.append(Check(name: "Swift", ok: swift.contains("Swift version 6"), detail: swift.isEmpty ? "not found" : swift,
                             fix: "install a Swift 6 toolchain"))
         return checks
+    }
+
+    /// KVM or TCG, proven by booting a kernel (the newest one netrig built). Without one the probe cannot
+    /// decide, says so and why, and keeps nothing: the first run decides with its baseline kernel.
+    static func acceleratorCheck(kernel: String?, probe: CachedAcceleratorProbe) async -> Check {
+        let answer = await probe.refresh(kernel: kernel)
+        if let accelerator = answer.accelerator {
+            return Check(name: "accelerator", ok: true, detail: "\(accelerator.rawValue.uppercased()): \(answer.reason)", fix: "")
+        }
+        let kept = probe.keptAnswer().map { "; the answer a kernel proved earlier in this host boot stays: "
+            + "\($0.accelerator?.rawValue.uppercased() ?? "-") (\($0.reason))" } ?? "; until then runs probe for themselves"
+        return Check(name: "accelerator", ok: true, detail: "could not decide yet: \(answer.reason)\(kept)", fix: "")
     }
 
     static func freeGiB(_ path: String) -> Double {

@@ -29,6 +29,9 @@ struct GuestOptions: ParsableArguments {
     @Option(help: "Guest vCPUs.")
     var vcpus: Int = 2
 
+    @Option(help: "Seconds a guest may take to answer SSH before its boot fails (a slower host needs more).")
+    var bootTimeout: Int = 180
+
     /// The NIC models in the order given, each once.
     func nicModels() throws -> [NICModel] {
         let models = try nics.split(separator: ",").map { $0.trimmingWhitespace }.filter { !$0.isEmpty }.map { name in
@@ -70,5 +73,6 @@ struct GuestOptions: ParsableArguments {
     func validate() throws {
         guard memory >= 256 else { throw ValidationError("--memory must be at least 256 (MiB)") }
         guard (1...64).contains(vcpus) else { throw ValidationError("--vcpus must be between 1 and 64") }
+        guard (5...3600).contains(bootTimeout) else { throw ValidationError("--boot-timeout must be between 5 and 3600 (seconds)") }
     }
 }

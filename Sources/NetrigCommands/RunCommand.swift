@@ -84,7 +84,8 @@ struct RunCommand: AsyncParsableCommand {
         guard !configNames.isEmpty, Set(configNames).count == configNames.count else {
             throw ValidationError("--configs needs distinct config names, e.g. default,devmem-off")
         }
-        let seriesLabel = range.map { "\(tree ?? "") \($0)" } ?? seriesPath
+        // The series as a path that means the same from any directory: it goes into the run's reproducer.
+        let seriesLabel = range.map { "\(tree ?? "") \($0)" } ?? URL(fileURLWithPath: seriesPath).standardizedFileURL.path
 
         let parsedSeries: Series
         let workloadDefinition: WorkloadDefinition
@@ -102,7 +103,7 @@ struct RunCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("netrig: \(error)\n".utf8))
             // Refused before the engine started (a series that does not parse, an unknown workload or config):
             // stored all the same, as a run that failed in that phase, so a nightly job's history shows it.
-            let verdict: Verdict = error.blame == .infrastructure ? .error : .fail
+            let verdict = Verdict(ending: error)
             let refused = plan(config: configNames[0], nic: nicModels[0], topology: topologyChoice, extra: extraArguments,
                                clock: clockChoice, accelerator: accelChoice, seriesLabel: seriesLabel)
             if let id = try? await storeRefusal(error, plan: refused, verdict: verdict) {
@@ -216,7 +217,8 @@ extension RunCommand {
             say("error: \(error)")
             say("the run is stored as failed in phase \(error.phase.rawValue): netrig show \(outcome.run), or continue it with netrig run --resume \(outcome.run)")
         }
-        say("verdict: \(outcome.verdict.rawValue) (run \(outcome.run), config \(config), NIC \(nic.rawValue), store \(global.storePath))")
+        say("verdict: \(outcome.verdict.rawValue): \(ComparisonReport.verdictMeaning(outcome.verdict, comparison: outcome.comparison)) "
+            + "(run \(outcome.run), config \(config), NIC \(nic.rawValue), store \(global.storePath))")
     }
 
     /// HTML pages, the matrix verdict, the JSON document and the exit status, after every run of the matrix.
@@ -247,11 +249,12 @@ extension RunCommand {
 
     func plan(config: String, nic: NICModel, topology: Topology?, extra: [String], clock: MeasurementClock?,
               accelerator: Accelerator?, seriesLabel: String) -> RunPlan {
-        RunPlan(treeRequest: tree, baseRequest: base, seriesPath: seriesLabel, configName: config, nic: nic,
+        RunPlan(treeRequest: tree.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, baseRequest: base, seriesPath: seriesLabel, configName: config, nic: nic,
                 workload: workload, repetitions: repetitions, leakCheck: !noLeakCheck, clock: clock,
                 accelerator: accelerator, memoryMiB: guest.memory, vcpus: guest.vcpus,
                 commandLine: ["netrig"] + CommandLine.arguments.dropFirst(), buildOnly: buildOnly,
-                maxRepetitions: maxRepetitions, topology: topology, viommu: guest.viommu, extraCommandLine: extra)
+                maxRepetitions: maxRepetitions, topology: topology, viommu: guest.viommu, extraCommandLine: extra,
+                rangeRequest: range, bootTimeoutSeconds: guest.bootTimeout)
     }
 }
 

@@ -47,6 +47,9 @@ struct ShowCommand: AsyncParsableCommand {
         if !stored.samples.isEmpty || !stored.leaks.isEmpty || !stored.splats.isEmpty {
             print(ComparisonReport.table(stored.comparison), terminator: "")
         }
-        print("reproduce: \(ShellQuote.join(stored.plan.commandLine))")
+        if let verdict = stored.summary.verdict {
+            print("verdict: \(verdict.rawValue): \(ComparisonReport.verdictMeaning(verdict, comparison: stored.samples.isEmpty ? nil : stored.comparison))")
+        }
+        print("reproduce: \(ShellQuote.join(stored.reproducer))")
     }
 }

@@ -28,14 +28,62 @@ public struct MetricComparison: Sendable, Equatable, Codable {
     public var baselineCPU: Double?
     public var patchedCPU: Double?
 
+    /// For an inconclusive verdict whose runs needed are far beyond what the run may add: what would help
+    /// instead of more runs (another NIC, the virtual clock, a longer sample). nil otherwise.
+    public var advice: String?
+
     /// The verdict in words, with what to do about an inconclusive one.
     public var verdictText: String {
         switch verdict {
         case .inconclusive:
+            if let advice { return "inconclusive: \(advice)" }
             return runsNeeded.map { "inconclusive: \($0) runs per side needed" } ?? "inconclusive"
         default:
             return verdict.rawValue
         }
+    }
+
+    /// How a run measured, for advice on an inconclusive metric.
+    public struct Setting: Sendable, Equatable {
+        public var nic: NICModel
+        public var clock: MeasurementClock
+        public var workload: String
+        /// The most runs per side the run may make (`--max-repetitions`).
+        public var maxRepetitions: Int
+
+        public init(nic: NICModel, clock: MeasurementClock, workload: String, maxRepetitions: Int) {
+            self.nic = nic
+            self.clock = clock
+            self.workload = workload
+            self.maxRepetitions = maxRepetitions
+        }
+    }
+
+    /// Runs needed beyond this many times the limit are "far" beyond it: more runs are not the answer.
+    public static let farBeyond = 2
+
+    /// What would help an inconclusive metric that more runs cannot settle within `setting.maxRepetitions`.
+    public static func advice(runsNeeded: Int?, noise: Double, baseline: [Double], patched: [Double],
+                              setting: Setting) -> String? {
+        guard let needed = runsNeeded, needed > farBeyond * setting.maxRepetitions else { return nil }
+        var help: [String] = []
+        if setting.clock == .real {
+            help.append("the virtual clock (--clock virtual: TCG and the loop topology count instructions, not host time)")
+        }
+        if setting.nic == .virtioNet {
+            help.append("another NIC (--nic vmxnet3 or e1000e: virtio-net's rate is bounded by QEMU's device emulation)")
+        } else {
+            help.append("another NIC (--nic)")
+        }
+        help.append("a longer sample (the duration in workloads/\(setting.workload).toml), which averages a stall away")
+        // One side's samples spread far apart: a few outliers, not steady noise.
+        let spread = [baseline, patched].filter { $0.count > 1 }.map { values -> Double in
+            let median = Statistics.median(values)
+            return median == 0 ? 0 : (values.max()! - values.min()!) / median
+        }.max() ?? 0
+        if spread > 0.1 { help.append("a quieter host (samples of one side lie \(Percent.format(spread, signed: false)) apart)") }
+        return "the noise (\(Percent.format(noise, signed: false)) CV) would need \(needed) runs per side, far more than "
+            + "--max-repetitions \(setting.maxRepetitions); what would help instead: " + help.joined(separator: "; ")
     }
 }
 
@@ -70,8 +118,9 @@ public struct Comparison: Sendable, Equatable {
 
     /// `patchedLeakRounds` is how many leak-check boots the patched kernel had: with two or more, a new
     /// leak counts only when every one of them found it.
+    /// With `setting`, an inconclusive metric that more runs within its limit cannot settle carries advice.
     public init(samples: [Sample], leaks: [Leak], splats: [Splat], patchedLeakRounds: Int = 1,
-                minimumEffect: Double = MeasurementClock.virtual.minimumEffect) {
+                minimumEffect: Double = MeasurementClock.virtual.minimumEffect, setting: MetricComparison.Setting? = nil) {
         let metricNames = samples.map(\.metric).uniqued()
         metrics = metricNames.map { name in
             let baseline = samples.filter { $0.metric == name && $0.side == .baseline }
@@ -86,6 +135,10 @@ public struct Comparison: Sendable, Equatable {
             }
             comparison.baselineCPU = cpu(baseline)
             comparison.patchedCPU = cpu(patched)
+            if let setting, comparison.verdict == .inconclusive {
+                comparison.advice = MetricComparison.advice(runsNeeded: comparison.runsNeeded, noise: comparison.noise,
+                                                            baseline: comparison.baseline, patched: comparison.patched, setting: setting)
+            }
             return comparison
         }
         let baselinePrints = Set(leaks.filter { $0.side == .baseline }.map(\.fingerprint))
@@ -159,6 +212,9 @@ public struct Comparison: Sendable, Equatable {
     public var seriesBrokeSomething: Bool {
         metrics.contains { $0.verdict == .regression } || !newLeaks.isEmpty || !newSplats.isEmpty
     }
+
+    /// Metrics that could not be decided: a run with any is inconclusive, not a pass.
+    public var undecided: [MetricComparison] { metrics.filter { $0.verdict == .inconclusive } }
 }
 
 extension Statistics {

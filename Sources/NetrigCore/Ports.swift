@@ -26,10 +26,30 @@ public protocol ImageProvider: Sendable {
     func prepareImage(progress: any ProgressObserver) async throws -> String
 }
 
+/// What an accelerator probe found out.
+public struct AcceleratorAnswer: Sendable, Codable, Equatable {
+    /// nil when the probe could not decide: only a kernel that boots (or a KVM that cannot even start)
+    /// proves an answer, and firmware that runs under KVM says nothing about the kernel after it.
+    public var accelerator: Accelerator?
+    public var reason: String
+
+    public init(_ accelerator: Accelerator?, _ reason: String) {
+        self.accelerator = accelerator
+        self.reason = reason
+    }
+}
+
 /// Decides between KVM and TCG.
 public protocol AcceleratorProbe: Sendable {
-    /// Boots `kernel` briefly with KVM; KVM only when it gets that far, TCG otherwise.
-    func probe(kernel: String?) async -> (accelerator: Accelerator, reason: String)
+    /// Boots `kernel` briefly with KVM: KVM only when it gets that far, TCG when it does not; undecided
+    /// without a kernel, unless KVM cannot start at all.
+    func probe(kernel: String?) async -> AcceleratorAnswer
+    /// A run proved the answer wrong (a KVM guest printed nothing on its console): keep `answer` instead.
+    func correct(_ answer: AcceleratorAnswer) async
+}
+
+extension AcceleratorProbe {
+    public func correct(_ answer: AcceleratorAnswer) async {}
 }
 
 /// Where runs are kept. SQLite serves one machine; the protocol lets PostgreSQL serve a fleet.

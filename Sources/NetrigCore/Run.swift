@@ -27,6 +27,11 @@ public struct RunPlan: Sendable, Codable, Equatable {
     public var viommu: Bool?
     /// Extra kernel command-line arguments for every guest (`swiotlb=force`, debugging switches).
     public var extraCommandLine: [String]?
+    /// The series as a git range in the tree (`--range A..B`) instead of a file; nil for a file.
+    public var rangeRequest: String?
+    /// Seconds a guest may take to answer SSH (`--boot-timeout`); nil: 180.
+    public var bootTimeoutSeconds: Int?
+    public var bootTimeout: Duration { .seconds(bootTimeoutSeconds ?? 180) }
 
     /// The NIC, its wiring and the guest's DMA setup in words: "vmxnet3, pair topology, vIOMMU, swiotlb=force".
     public var guestSetup: String {
@@ -39,7 +44,10 @@ public struct RunPlan: Sendable, Codable, Equatable {
     public init(treeRequest: String?, baseRequest: String?, seriesPath: String, configName: String, nic: NICModel,
                 workload: String, repetitions: Int, leakCheck: Bool, clock: MeasurementClock?,
                 accelerator: Accelerator?, memoryMiB: Int, vcpus: Int, commandLine: [String], buildOnly: Bool = false, maxRepetitions: Int? = nil,
-                topology: Topology? = nil, viommu: Bool = false, extraCommandLine: [String] = []) {
+                topology: Topology? = nil, viommu: Bool = false, extraCommandLine: [String] = [], rangeRequest: String? = nil,
+                bootTimeoutSeconds: Int? = nil) {
+        self.rangeRequest = rangeRequest
+        self.bootTimeoutSeconds = bootTimeoutSeconds
         self.topology = topology
         self.viommu = viommu
         self.extraCommandLine = extraCommandLine
@@ -121,10 +129,17 @@ public struct RunEnvironment: Sendable, Codable, Equatable {
     public var hypervisor: String?
     /// The workload as it was declared when the run started (its modes, durations, arguments, metrics).
     public var workload: WorkloadDefinition
+    /// The accelerator every boot used and why ("TCG: a KVM guest printed nothing within 6 s"); nil in
+    /// runs stored before it was recorded.
+    public var accelerator: String?
+    /// Set when the run began under KVM and a guest printed nothing, so every boot ran again under TCG.
+    public var acceleratorFallback: String?
 
-    public init(hypervisor: String?, workload: WorkloadDefinition) {
+    public init(hypervisor: String?, workload: WorkloadDefinition, accelerator: String? = nil, acceleratorFallback: String? = nil) {
         self.hypervisor = hypervisor
         self.workload = workload
+        self.accelerator = accelerator
+        self.acceleratorFallback = acceleratorFallback
     }
 }
 
@@ -142,27 +157,38 @@ public enum RunStatus: String, Sendable, Codable {
 }
 
 /// The verdict of a run, as the exit code reports it.
-public enum Verdict: String, Sendable, Codable {
-    /// Nothing found.
+public enum Verdict: String, Sendable, Codable, CaseIterable {
+    /// Everything was decided, and nothing was found.
     case pass
-    /// The series broke something.
+    /// The series broke something: the patched side did what the baseline, run the same way, did not.
     case fail
-    /// netrig could not decide: infrastructure error.
+    /// netrig could not decide: the infrastructure, the user's input or the base tree itself failed.
     case error
+    /// Everything ran and nothing was found, but a measurement could not be decided (a throughput metric
+    /// whose noise leaves it neither a change nor no change): not a pass.
+    case inconclusive
 
     public var exitCode: Int32 {
         switch self {
         case .pass: 0
         case .fail: 2
         case .error: 1
+        case .inconclusive: 3
         }
     }
 
+    /// The verdict of an error that ended a run: the series' only when the error blames it.
+    public init(ending error: NetrigError) {
+        self = error.blame == .series ? .fail : .error
+    }
+
     /// The verdict of several runs (a config matrix): the series broke something if any run says so;
-    /// otherwise netrig could not decide if any run could not; otherwise a pass.
+    /// otherwise netrig could not decide if any run could not; otherwise inconclusive if any run is;
+    /// otherwise a pass.
     public static func combined(_ verdicts: [Verdict]) -> Verdict {
         if verdicts.contains(.fail) { return .fail }
         if verdicts.contains(.error) || verdicts.isEmpty { return .error }
+        if verdicts.contains(.inconclusive) { return .inconclusive }
         return .pass
     }
 }
@@ -224,7 +250,44 @@ public struct StoredRun: Sendable, Equatable {
     /// The comparison of its baseline with its patched kernel, as the run itself made it.
     public var comparison: Comparison {
         Comparison(samples: samples, leaks: leaks, splats: splats, patchedLeakRounds: max(1, leakRounds(.patched)),
-                   minimumEffect: (measurementClock ?? .virtual).minimumEffect)
+                   minimumEffect: (measurementClock ?? .virtual).minimumEffect, setting: measurementSetting)
+    }
+
+    /// How its throughput was measured, for advice on what it could not decide.
+    public var measurementSetting: MetricComparison.Setting? {
+        measurementClock.map { MetricComparison.Setting(nic: plan.nic, clock: $0, workload: plan.workload,
+                                                        maxRepetitions: plan.maxRepetitions ?? plan.repetitions) }
+    }
+
+    /// The whole command that runs this run again: the series, tree, resolved base commit, config, NIC,
+    /// workload, accelerator, clock and repetitions it used, whatever was typed (or left to defaults).
+    public var reproducer: [String] {
+        var argv = ["netrig", "run"]
+        if let range = plan.rangeRequest {
+            argv += ["--tree", plan.treeRequest ?? "", "--range", range]
+        } else {
+            argv += ["--series", plan.seriesPath]
+            if let tree = plan.treeRequest { argv += ["--tree", tree] }
+            if !summary.baseCommit.isEmpty { argv += ["--base", summary.baseCommit] } else if let base = plan.baseRequest { argv += ["--base", base] }
+        }
+        argv += ["--config", plan.configName, "--nic", plan.nic.rawValue]
+        if let topology = plan.topology { argv += ["--topology", topology.rawValue] }
+        argv += ["--workload", plan.workload]
+        if plan.buildOnly == true { return argv + ["--build-only"] }
+        if let boot = boots.first {
+            argv += ["--accel", boot.accelerator.rawValue, "--clock", boot.clock.rawValue]
+        } else {
+            if let accelerator = plan.accelerator { argv += ["--accel", accelerator.rawValue] }
+            if let clock = plan.clock { argv += ["--clock", clock.rawValue] }
+        }
+        argv += ["--repetitions", "\(plan.repetitions)"]
+        if let cap = plan.maxRepetitions { argv += ["--max-repetitions", "\(cap)"] }
+        if !plan.leakCheck { argv.append("--no-leak-check") }
+        argv += ["--memory", "\(plan.memoryMiB)", "--vcpus", "\(plan.vcpus)"]
+        if plan.viommu == true { argv.append("--viommu") }
+        if let seconds = plan.bootTimeoutSeconds, seconds != 180 { argv += ["--boot-timeout", "\(seconds)"] }
+        if let extra = plan.extraCommandLine, !extra.isEmpty { argv += ["--append", extra.joined(separator: " ")] }
+        return argv
     }
 
     public var summary: RunSummary

@@ -69,7 +69,8 @@ public struct RunEngine: Sendable {
             let comparison = plan.buildOnly == true ? nil
                 : try await test(runID, plan: plan, workload: workload, artifacts: artifacts, prior: prior)
             let findings = Finding.from(patchBuilds, plan: plan) + (comparison.map { Finding.from($0, plan: plan) } ?? [])
-            let verdict: Verdict = findings.isEmpty ? .pass : .fail
+            // A pass decides everything it measured: a metric the noise left open makes the run inconclusive.
+            let verdict: Verdict = !findings.isEmpty ? .fail : (comparison?.undecided.isEmpty == false ? .inconclusive : .pass)
             try await store.finishRun(runID, status: .completed, verdict: verdict, error: nil)
             return Outcome(run: runID, comparison: comparison, patchBuilds: patchBuilds, findings: findings, verdict: verdict, error: nil)
         } catch {
@@ -82,7 +83,7 @@ public struct RunEngine: Sendable {
                 failure = NetrigError(phase: failure.phase, blame: .infrastructure, subject: failure.subject,
                                       message: Self.interruptedMessage, details: ["continue it with netrig run --resume \(runID)"])
             }
-            let verdict: Verdict = failure.blame == .infrastructure ? .error : .fail
+            let verdict = Verdict(ending: failure)
             // The store writes outside this (cancelled) task, so an interrupted run is stored too.
             try? await store.finishRun(runID, status: interrupted ? .interrupted : .failed, verdict: verdict, error: failure)
             // A patch that does not build is already a finding of its own.
@@ -202,27 +203,15 @@ public struct RunEngine: Sendable {
         let image = try await timed(.buildImage, runID, detail: "guest root filesystem") {
             try await images.prepareImage(progress: progress)
         }
-        let accelerator: Accelerator
-        if let forced = plan.accelerator {
-            accelerator = forced
-        } else {
-            let kernelImage = artifacts[.baseline]?.kernelImage
-            let probed = try await timed(.probeAccel, runID, detail: "KVM or TCG") { await accelerators.probe(kernel: kernelImage) }
-            progress.note("accelerator: \(probed.accelerator.rawValue.uppercased()) (\(probed.reason))")
-            accelerator = probed.accelerator
-        }
+        let topology = plan.topology ?? workload.topologies.first ?? .loop
         let hypervisor = try? await guests.hypervisorVersion()
         if let hypervisor { progress.note("hypervisor: \(hypervisor)") }
-        try await store.recordEnvironment(runID, RunEnvironment(hypervisor: hypervisor, workload: workload))
-        let topology = plan.topology ?? workload.topologies.first ?? .loop
-        let clock: MeasurementClock = plan.clock ?? (accelerator == .tcg && topology == .loop ? .virtual : .real)
-        if clock == .virtual, accelerator == .kvm {
-            throw NetrigError(phase: .probeAccel, blame: .usage, message: "the virtual clock needs TCG; KVM has no instruction counting",
-                              details: ["use --clock real, or --accel tcg"])
-        }
-
+        let machine = try await chooseMachine(runID, plan: plan, topology: topology, baselineKernel: artifacts[.baseline]?.kernelImage, prior: prior)
+        let environment = RunEnvironment(hypervisor: hypervisor, workload: workload, accelerator: await machine.description)
+        try await store.recordEnvironment(runID, environment)
         let plannedSides: [(Side, Phase)] = [(.baseline, .testBaseline), (.patched, .testPatched)]
-        let context = TestContext(plan: plan, workload: workload, image: image, accelerator: accelerator, clock: clock, runID: runID)
+        let context = TestContext(plan: plan, workload: workload, image: image, machine: machine, environment: environment, runID: runID)
+        let clock = await machine.clock
         // Throughput boots. In virtual time each guest's vCPU thread needs a core and its I/O thread
         // another; on a host with fewer than 4 cores two guests at once disturb each other's timing
         // (measured here: 1 % noise instead of 0.2 %), so they run one after the other.
@@ -243,25 +232,16 @@ public struct RunEngine: Sendable {
                     measured[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(SideResult(samples: kept, leaks: [], splats: []))
                     sides.removeAll { $0.0 == side }
                     progress.note("\(side.rawValue): repetitions \(firstRepetition)–\(firstRepetition + count - 1) kept from the stored run")
+                    if side == .baseline { await machine.baselineCompleted(Purpose.throughput.rawValue, seconds: nil) }
                 }
             }
-            if parallel {
-                let results = try await bothSidesAtOnce(sides) { side, phaseName in
-                    try await self.timed(phaseName, runID, detail: context.detail + label) {
-                        try await self.boot(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context,
-                                            repetitions: count, firstRepetition: firstRepetition, round: round)
-                    }
+            let results = try await runSides(sides, together: parallel, purpose: .throughput, context: context) { side, phaseName in
+                try await self.timed(phaseName, runID, detail: context.detail + label, note: { await machine.takeNote() }) {
+                    try await self.bootUnderMachine(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context,
+                                                    repetitions: count, firstRepetition: firstRepetition, round: round)
                 }
-                for (side, result) in results { measured[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(result) }
-                return
             }
-            for (side, phaseName) in sides {
-                let result = try await timed(phaseName, runID, detail: context.detail + label) {
-                    try await self.boot(side: side, phase: phaseName, purpose: .throughput, artifact: built[side]!, context: context,
-                                        repetitions: count, firstRepetition: firstRepetition, round: round)
-                }
-                measured[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(result)
-            }
+            for (side, result) in results { measured[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(result) }
         }
         // Sequential boots alternate baseline and patched (ABAB) so that a drift of the host hits both sides
         // alike; each boot starts with a discarded warm-up.
@@ -277,7 +257,7 @@ public struct RunEngine: Sendable {
         var round = rounds
         while round < rounds + 2, done >= 2, let cap = plan.maxRepetitions {
             let interim = Comparison(samples: plannedSides.flatMap { measured[$0.0]?.samples ?? [] }, leaks: [], splats: [],
-                                     minimumEffect: clock.minimumEffect)
+                                     minimumEffect: await machine.clock.minimumEffect)
             guard let needed = interim.metrics.filter({ $0.verdict == .inconclusive }).compactMap(\.runsNeeded).max(),
                   needed > done, needed <= cap else { break }
             round += 1
@@ -303,38 +283,117 @@ public struct RunEngine: Sendable {
                     leakResults[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(kept)
                     sides.removeAll { $0.0 == side }
                     progress.note("\(side.rawValue): leak check \(round) kept from the stored run")
+                    if side == .baseline { await machine.baselineCompleted(Purpose.leaks.rawValue, seconds: nil) }
                 }
                 leakRounds = round
                 if sides.isEmpty { continue }
                 let results = try await timed(.checkLeaks, runID, detail: detail) {
-                    try await self.bothSidesAtOnce(sides) { side, _ in
-                        try await self.boot(side: side, phase: .checkLeaks, purpose: .leaks, artifact: built[side]!, context: context,
-                                            repetitions: 1, firstRepetition: 1, round: round)
+                    try await self.runSides(sides, together: true, purpose: .leaks, context: context) { side, _ in
+                        try await self.bootUnderMachine(side: side, phase: .checkLeaks, purpose: .leaks, artifact: built[side]!, context: context,
+                                                        repetitions: 1, firstRepetition: 1, round: round)
                     }
                 }
                 for (side, result) in results { leakResults[side, default: SideResult(samples: [], leaks: [], splats: [])].merge(result) }
             }
         }
+        let finalClock = await machine.clock
         let samples = plannedSides.flatMap { measured[$0.0]?.samples ?? [] }
         let leaks = plannedSides.flatMap { leakResults[$0.0]?.leaks ?? [] }
         let splats = plannedSides.flatMap { (measured[$0.0]?.splats ?? []) + (leakResults[$0.0]?.splats ?? []) }
         return try await timed(.compare, runID, detail: "baseline against patched") {
             Comparison(samples: samples, leaks: leaks, splats: splats, patchedLeakRounds: max(1, leakRounds),
-                       minimumEffect: clock.minimumEffect)
+                       minimumEffect: finalClock.minimumEffect,
+                       setting: MetricComparison.Setting(nic: plan.nic, clock: finalClock, workload: workload.name,
+                                                         maxRepetitions: plan.maxRepetitions ?? plan.repetitions))
         }
     }
 
-    /// Runs `body` for each side at once; a failure cancels, and so tears down, the other.
-    private func bothSidesAtOnce(_ sides: [(Side, Phase)],
-                                 _ body: @escaping @Sendable (Side, Phase) async throws -> SideResult) async throws -> [Side: SideResult] {
-        try await withThrowingTaskGroup(of: (Side, SideResult).self) { group in
-            for (side, phase) in sides {
-                group.addTask { (side, try await body(side, phase)) }
+    /// Runs `body` for each side, one after the other (baseline first) or both at once, and decides whose
+    /// fault a failure is from what the other side did (`attribute`). Both at once, a side that fails does
+    /// not cancel the other: the baseline's own outcome is the evidence the blame needs.
+    private func runSides(_ sides: [(Side, Phase)], together: Bool, purpose: Purpose, context: TestContext,
+                          _ body: @escaping @Sendable (Side, Phase) async throws -> SideResult) async throws -> [Side: SideResult] {
+        var outcomes: [Side: Result<SideResult, any Error>] = [:]
+        if together {
+            outcomes = await withTaskGroup(of: (Side, Result<SideResult, any Error>).self) { group in
+                for (side, phase) in sides {
+                    group.addTask {
+                        do { return (side, .success(try await body(side, phase))) } catch { return (side, .failure(error)) }
+                    }
+                }
+                var collected: [Side: Result<SideResult, any Error>] = [:]
+                for await (side, outcome) in group { collected[side] = outcome }
+                return collected
             }
-            var results: [Side: SideResult] = [:]
-            for try await (side, result) in group { results[side] = result }
-            return results
+        } else {
+            for (side, phase) in sides {
+                do { outcomes[side] = .success(try await body(side, phase)) } catch {
+                    outcomes[side] = .failure(error)
+                    break
+                }
+            }
         }
+        var results: [Side: SideResult] = [:]
+        var failures: [Side: any Error] = [:]
+        for (side, outcome) in outcomes {
+            switch outcome {
+            case .success(let result):
+                results[side] = result
+                if side == .baseline { await context.machine.baselineCompleted(purpose.rawValue, seconds: result.bootSeconds) }
+            case .failure(let error):
+                failures[side] = error
+            }
+        }
+        // Interrupted: whatever the cut-off step said is no evidence; the phase it was in is kept.
+        if Task.isCancelled, let error = failures[.baseline] ?? failures[.patched] { throw error }
+        if let error = failures[.baseline] {
+            var failure = Self.attribute(Self.netrigError(error, phase: .testBaseline), side: .baseline, evidence: nil, plan: context.plan)
+            if let other = failures[.patched] {
+                failure.details.append("the patched side failed too: \(Self.netrigError(other, phase: .testPatched).message)")
+            }
+            throw failure
+        }
+        if let error = failures[.patched] {
+            throw Self.attribute(Self.netrigError(error, phase: .testPatched), side: .patched,
+                                 evidence: await context.machine.baselineEvidence(purpose.rawValue, link: context.link.label, workload: context.workload.name),
+                                 plan: context.plan)
+        }
+        return results
+    }
+
+    static func netrigError(_ error: any Error, phase: Phase) -> NetrigError {
+        error as? NetrigError ?? NetrigError(phase: phase, blame: .infrastructure, message: "\(error)")
+    }
+
+    /// Blame follows evidence. Adapters blame `series` for what the kernel under test did (it panicked,
+    /// hung, failed its workload, said something in dmesg). On the baseline side that is the base tree's
+    /// doing, never the series'. On the patched side it stays the series' only when the baseline, booted
+    /// the same way in this run, got through the same step (`evidence` says how); without that evidence
+    /// netrig cannot decide. An infrastructure failure (libvirt, disk, SSH refused) stays one, except a
+    /// silent KVM console once the baseline has booted under KVM: then it is the patched kernel's.
+    static func attribute(_ failure: NetrigError, side: Side, evidence: String?, plan: RunPlan) -> NetrigError {
+        var failure = failure
+        let kernelCaused = failure.blame == .series || failure.blame == .baseline
+        switch side {
+        case .baseline:
+            guard kernelCaused || failure.code == .consoleSilent else { return failure }
+            if failure.blame != .infrastructure { failure.blame = .baseline }
+            failure.details.append("blame: the baseline (the base tree without the series) failed this way, so the series is not blamed; "
+                                   + "nothing about the patched kernel was decided")
+            if let extra = plan.extraCommandLine, !extra.isEmpty {
+                failure.details.append("every guest boots with --append '\(extra.joined(separator: " "))': check it")
+            }
+        case .patched:
+            guard kernelCaused || (failure.code == .consoleSilent && evidence != nil) else { return failure }
+            if let evidence {
+                failure.blame = .series
+                failure.details.append("blame: the series, because \(evidence) and the patched kernel did not")
+            } else {
+                failure.blame = .infrastructure
+                failure.details.append("blame: undecided, because the baseline did not get through the same step in this run")
+            }
+        }
+        return failure
     }
 
     /// What a stored run already holds, by side: its throughput boots' samples and splats, and its leak
@@ -345,8 +404,11 @@ public struct RunEngine: Sendable {
         var leakRounds: [Side: Int] = [:]
         var leaks: [Side: [Leak]] = [:]
         var leakSplats: [Side: [Splat]] = [:]
+        /// The accelerator and clock its boots used: the rest of the run uses them too.
+        var machine: (accelerator: Accelerator, clock: MeasurementClock)?
 
         init(_ run: StoredRun, guestsPerBoot: Int) {
+            machine = run.boots.first.map { ($0.accelerator, $0.clock) }
             for side in Side.allCases {
                 throughputSamples[side] = run.samples.filter { $0.side == side }
                 leakRounds[side] = run.boots.filter { $0.side == side && $0.kmemleak && !$0.workloadFailed }.count / max(1, guestsPerBoot)
@@ -383,26 +445,111 @@ public struct RunEngine: Sendable {
         var plan: RunPlan
         var workload: WorkloadDefinition
         var image: String
-        var accelerator: Accelerator
-        var clock: MeasurementClock
+        var machine: MachineChoice
+        var environment: RunEnvironment
         var runID: RunID
         var link: NetworkLink { NetworkLink(model: plan.nic, topology: plan.topology ?? workload.topologies.first ?? .loop) }
-        var detail: String { "\(workload.name) on \(link.label), \(plan.repetitions)x, \(clock.rawValue) clock" }
+        var detail: String { "\(workload.name) on \(link.label), \(plan.repetitions)x" }
     }
 
     struct SideResult: Sendable {
         var samples: [Sample]
         var leaks: [Leak]
         var splats: [Splat]
+        /// How long its (first) guest took to answer SSH, when it booted one.
+        var bootSeconds: Double?
+
+        init(samples: [Sample], leaks: [Leak], splats: [Splat], bootSeconds: Double? = nil) {
+            self.samples = samples
+            self.leaks = leaks
+            self.splats = splats
+            self.bootSeconds = bootSeconds
+        }
 
         mutating func merge(_ other: SideResult) {
             samples += other.samples
             leaks += other.leaks
             splats += other.splats
+            bootSeconds = bootSeconds ?? other.bootSeconds
+        }
+    }
+
+    /// How long a KVM guest may print nothing before the run falls back to TCG: the probe waits 6 s for
+    /// "Linux version" with earlyprintk; a run's guests log from the console driver on and at loglevel 5,
+    /// so their first line comes later (init at about 1 s under KVM).
+    public static let silentConsoleTimeout: Duration = .seconds(12)
+
+    /// Picks the accelerator and clock every boot of the run uses. A stored run's boots fix them for the
+    /// rest of it when resumed; `--accel` fixes the accelerator; `--clock virtual` needs TCG, so it is not
+    /// probed; otherwise the probe boots the baseline kernel under KVM. An undecided probe is TCG.
+    private func chooseMachine(_ runID: RunID, plan: RunPlan, topology: Topology, baselineKernel: String?,
+                               prior: PriorResults?) async throws -> MachineChoice {
+        let defaultClock = { (accelerator: Accelerator) -> MeasurementClock in
+            plan.clock ?? (accelerator == .tcg && topology == .loop ? .virtual : .real)
+        }
+        let fallbackClock = defaultClock(.tcg)
+        if let stored = prior?.machine {
+            progress.note("accelerator: \(stored.accelerator.rawValue.uppercased()), \(stored.clock.rawValue) clock, as the stored run's boots")
+            return MachineChoice(accelerator: stored.accelerator, clock: stored.clock, reason: "as the boots stored before the run was resumed",
+                                 mayFallBack: false, fallbackClock: fallbackClock)
+        }
+        if let forced = plan.accelerator {
+            let clock = defaultClock(forced)
+            if clock == .virtual, forced == .kvm {
+                throw NetrigError(phase: .probeAccel, blame: .usage, message: "the virtual clock needs TCG; KVM has no instruction counting",
+                                  details: ["use --clock real, or --accel tcg"])
+            }
+            return MachineChoice(accelerator: forced, clock: clock, reason: "--accel \(forced.rawValue)", mayFallBack: false,
+                                 fallbackClock: fallbackClock)
+        }
+        if plan.clock == .virtual {
+            progress.note("accelerator: TCG (the virtual clock counts instructions, which only TCG does)")
+            return MachineChoice(accelerator: .tcg, clock: .virtual, reason: "--clock virtual needs TCG", mayFallBack: false,
+                                 fallbackClock: .virtual)
+        }
+        let answer = try await timed(.probeAccel, runID, detail: "KVM or TCG") { await accelerators.probe(kernel: baselineKernel) }
+        let accelerator = answer.accelerator ?? .tcg
+        let reason = answer.accelerator == nil ? "undecided, so TCG: \(answer.reason)" : answer.reason
+        progress.note("accelerator: \(accelerator.rawValue.uppercased()) (\(reason))")
+        return MachineChoice(accelerator: accelerator, clock: defaultClock(accelerator), reason: reason,
+                             mayFallBack: accelerator == .kvm, fallbackClock: fallbackClock)
+    }
+
+    /// Boots under the run's accelerator. A KVM guest whose console stays silent, before any guest of the
+    /// run has booted under KVM, turns the whole run to TCG (the host's answer is corrected, the fallback
+    /// recorded) and boots again; a fallback can only happen before anything was measured, so both sides
+    /// always share one accelerator and clock.
+    private func bootUnderMachine(side: Side, phase: Phase, purpose: Purpose, artifact: KernelArtifact, context: TestContext,
+                                  repetitions: Int, firstRepetition: Int, round: Int) async throws -> SideResult {
+        while true {
+            let (accelerator, clock) = await context.machine.current
+            do {
+                return try await boot(side: side, phase: phase, purpose: purpose, artifact: artifact, context: context,
+                                      accelerator: accelerator, clock: clock, repetitions: repetitions,
+                                      firstRepetition: firstRepetition, round: round)
+            } catch let error as NetrigError where error.code?.isKVMFailure == true {
+                let reason = error.code == .consoleSilent
+                    ? "a KVM guest of run \(context.runID) (\(side.rawValue)) printed nothing within \(Self.silentConsoleTimeout)"
+                    : "QEMU could not start a KVM guest of run \(context.runID) (\(side.rawValue)): \(error.message.prefix(200))"
+                switch await context.machine.fallBack(from: accelerator, reason: reason) {
+                case .refused:
+                    throw error
+                case .again:
+                    continue
+                case .switched(let clock):
+                    progress.note("accelerator: \(reason): every boot of this run goes to TCG, \(clock.rawValue) clock (the host's answer is corrected)")
+                    await accelerators.correct(AcceleratorAnswer(.tcg, reason + " (nested virtualization does not work here)"))
+                    var environment = context.environment
+                    environment.accelerator = "TCG: fell back after \(reason)"
+                    environment.acceleratorFallback = reason + "; the probe had said KVM (\(await context.machine.reason))"
+                    try? await store.recordEnvironment(context.runID, environment)
+                }
+            }
         }
     }
 
     private func boot(side: Side, phase: Phase, purpose: Purpose, artifact: KernelArtifact, context: TestContext,
+                      accelerator: Accelerator, clock: MeasurementClock,
                       repetitions: Int, firstRepetition: Int, round: Int) async throws -> SideResult {
         let plan = context.plan, workload = context.workload
         let kmemleak = purpose == .leaks
@@ -414,11 +561,13 @@ public struct RunEngine: Sendable {
                              rootImage: context.image,
                              extraCommandLine: (kmemleak ? ["kmemleak=on"] : []) + (plan.extraCommandLine ?? []),
                              memoryMiB: plan.memoryMiB, vcpus: plan.vcpus, links: [link], end: end, viommu: plan.viommu ?? false,
-                             accelerator: context.accelerator, clock: context.clock,
-                             workDirectory: workDirectory(context.runID, side) + "/\(purpose.rawValue)-\(round)\(suffix)", phase: phase,
-                             blameForKernel: side == .patched ? .series : .usage)
+                             accelerator: accelerator, clock: clock,
+                             workDirectory: workDirectory(context.runID, side) + "/\(purpose.rawValue)-\(round)\(suffix)",
+                             bootTimeout: plan.bootTimeout, phase: phase,
+                             blameForKernel: .series, silentConsoleTimeout: accelerator == .kvm ? Self.silentConsoleTimeout : nil)
         }
         return try await guests.withGuests(specs) { sessions in
+            await context.machine.booted()
             var remotePrograms: [String: String] = [:]
             for guest in sessions {
                 for (name, hostPath) in artifact.programs.sorted(by: { $0.key < $1.key }) {
@@ -445,7 +594,7 @@ public struct RunEngine: Sendable {
             }
             var unsupported: String?
             if case .unsupported(let reason) = outcome.status { unsupported = reason }
-            var result = SideResult(samples: [], leaks: [], splats: [])
+            var result = SideResult(samples: [], leaks: [], splats: [], bootSeconds: sessions.first?.bootSeconds)
             // One boot record per guest; the samples belong to the first (the client's end).
             for (index, guest) in sessions.enumerated() {
                 var collected = try await collector.collect(on: guest, side: side, kmemleak: kmemleak)
@@ -477,8 +626,8 @@ public struct RunEngine: Sendable {
             try? await store.recordBoot(context.runID, boot, samples: [], collected: collected)
             if !collected.splats.isEmpty {
                 failure.details.append("the kernel of guest \(guest.name) said: " + collected.splats.map(\.title).joined(separator: "; "))
-                // The kernel's own complaint is the series' problem when it is the patched side's.
-                if side == .patched { failure.blame = .series }
+                // The kernel under test complained: `attribute` decides by side and evidence whose doing that is.
+                failure.blame = .series
             }
         }
         return failure
@@ -486,6 +635,7 @@ public struct RunEngine: Sendable {
 
     /// Times `body`, tells the observer, and records the phase whether it succeeds or fails.
     private func timed<T: Sendable>(_ phase: Phase, _ runID: RunID, detail: String,
+                                    note: @Sendable () async -> String? = { nil },
                                     _ body: () async throws -> T) async throws -> T {
         progress.phaseStarted(phase, detail: detail)
         let start = clock()
@@ -495,7 +645,7 @@ public struct RunEngine: Sendable {
             let value = try await body()
             let seconds = clock() - start
             progress.phaseFinished(phase, seconds: seconds, outcome: .completed)
-            try await store.recordPhase(runID, PhaseRecord(phase: phase, seconds: seconds, outcome: .completed))
+            try await store.recordPhase(runID, PhaseRecord(phase: phase, seconds: seconds, outcome: .completed, note: await note()))
             return value
         } catch {
             let seconds = clock() - start

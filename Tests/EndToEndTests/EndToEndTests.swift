@@ -13,9 +13,9 @@ import Testing
     let fixtures = HostFixtures.shared
     var binary: String { fixtures.repository + "/.build/debug/netrig" }
 
-    func netrig(_ arguments: [String], timeout: Duration = .seconds(2400)) async throws -> HostCommandResult {
+    func netrig(_ arguments: [String], environment: [String: String]? = nil, timeout: Duration = .seconds(2400)) async throws -> HostCommandResult {
         let start = ContinuousClock.now
-        let result = try await HostCommandRunner().run(HostCommand(binary, arguments, environment: ["NETRIG_HOME": fixtures.repository]),
+        let result = try await HostCommandRunner().run(HostCommand(binary, arguments, environment: environment ?? ["NETRIG_HOME": fixtures.repository]),
                                                        timeout: timeout)
         // Where a long test's time went, in the test log: each run's phase times and any added rounds.
         if arguments.first == "run" {
@@ -27,22 +27,43 @@ import Testing
         return result
     }
 
+    /// The newcomer's path first: `doctor`, then `run` on the README's defaults, with an empty data
+    /// directory and no accelerator answer (built kernels and ccache may be warm: this is no cold build).
+    /// Whatever this host's KVM does, the comment-only example is never a failure: pass, or a clearly
+    /// labelled inconclusive while the noise of issue 17 lasts. The later steps go on in the same state.
     @Test func exampleSeriesPassesAndAnExtraCostIsARegression() async throws {
         let scratch = fixtures.scratchDirectory("e2e")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let fresh = try fixtures.freshState(in: scratch)
+        func netrig(_ arguments: [String]) async throws -> HostCommandResult { try await self.netrig(arguments, environment: fresh) }
         let storePath = scratch + "/runs.sqlite"
         let store = try SQLiteRunStore(path: storePath)
 
-        // 1. The example series (a comment and a no-op refactor), with leak checking: a pass.
+        // 0. doctor before any run: it decides KVM or TCG only with a kernel it built, and keeps nothing else.
+        let doctor = try await netrig(["doctor"])
+        #expect(doctor.exitStatus == 0, "\(doctor.standardOutput)")
+        let accelerator = try #require(doctor.standardOutput.lines.first { $0.contains("accelerator:") })
+        #expect(!accelerator.contains("KVM ran the firmware (no kernel was tried)"), "\(accelerator)")
+        let probeFile = fresh["NETRIG_CACHE_DIR"]! + "/accelerator-probe.json"
+        if accelerator.contains("could not decide") {
+            #expect(!FileManager.default.fileExists(atPath: probeFile), "an undecided answer is never kept")
+        }
+
+        // 1. The example series (a comment and a no-op refactor), with leak checking: not a failure.
         let result = try await netrig(["run", "--store", storePath, "--repetitions", "4"])
         let output = result.standardOutput + result.standardError
-        #expect(result.exitStatus == 0, "netrig run failed:\n\(output)")
+        #expect(result.exitStatus == 0 || result.exitStatus == 3, "netrig run failed:\n\(output)")
         #expect(result.standardOutput.contains("copy/throughput"))
-        #expect(result.standardOutput.contains("verdict: pass"))
+        #expect(result.standardOutput.contains("verdict: pass") || result.standardOutput.contains("verdict: inconclusive: nothing was found"))
         let firstID = try #require(try await store.listRuns(limit: 10).first).id
         let run = try #require(try await store.loadRun(firstID))
         #expect(run.summary.status == .completed)
-        #expect(run.summary.verdict == .pass)
+        #expect(run.summary.verdict == .pass || run.summary.verdict == .inconclusive)
+        #expect((run.summary.verdict == .inconclusive) == !run.comparison.undecided.isEmpty, "inconclusive exactly when a metric is")
+        #expect(Set(run.boots.map(\.accelerator)).count == 1 && Set(run.boots.map(\.clock)).count == 1, "one accelerator and clock for both sides")
+        #expect(run.environment?.accelerator != nil, "the accelerator and why are recorded")
+        #expect(FileManager.default.fileExists(atPath: probeFile) || run.environment?.acceleratorFallback != nil,
+                "the run's probe booted a kernel, so its answer is kept")
         #expect(run.summary.treeName.hasPrefix("Debian linux-source-6.12"))
         #expect(run.series?.patches.count == 2)
         #expect(run.applied?.commits.count == 2)
@@ -80,12 +101,13 @@ import Testing
 
         // 3. The same kernel compared with itself across the two runs: no finding.
         let same = try await netrig(["compare", "--store", storePath, "\(firstID):baseline", "\(costID):baseline"])
-        #expect(same.exitStatus == 0, "\(same.standardOutput)")
+        #expect(same.exitStatus == 0 || same.exitStatus == 3, "\(same.standardOutput)")
         #expect(!same.standardOutput.contains("regression") && !same.standardOutput.contains("improvement"))
 
         // 4. The same inputs again build nothing; runs in different clocks are not compared unless forced.
         let again = try await netrig(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check", "--clock", "real"])
-        #expect(again.exitStatus == 0 || again.exitStatus == 2, "second run failed:\n\(again.standardOutput)\(again.standardError)")
+        // One run per side decides no metric: inconclusive (exit 3), never a pass.
+        #expect(again.exitStatus == 3, "second run:\n\(again.standardOutput)\(again.standardError)")
         let secondID = try #require(try await store.listRuns(limit: 1).first).id
         let second = try #require(try await store.loadRun(secondID))
         #expect(second.builds.allSatisfy { $0.cached }, "the repeated run reuses both kernels from the build cache")
@@ -101,7 +123,7 @@ import Testing
         #expect(listing.standardOutput.contains("deliberate cost"))
         #expect(listing.standardOutput.split(separator: "\n").count == 4, "a header and three runs")
         let within = try await netrig(["compare", "--store", storePath, String(firstID)])
-        #expect(within.exitStatus == 0)
+        #expect(within.exitStatus == (run.summary.verdict == .pass ? 0 : 3), "compare says what the run said: \(within.standardOutput)")
         #expect(within.standardOutput.contains("\(firstID):baseline"))
 
         // The pages of these three real runs, in a real headless browser.

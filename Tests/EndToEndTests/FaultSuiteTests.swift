@@ -186,6 +186,8 @@ import Testing
         #expect(summary.status == .failed && summary.failedPhase == .testPatched && summary.verdict == .fail)
         let run = try #require(try await store.loadRun(summary.id))
         #expect(run.error?.blame == .series)
+        #expect(run.error?.details.contains { $0.hasPrefix("blame: the series, because the baseline booted the same way (virtio-net loop, TCG") } == true,
+                "the blame says its evidence: \(run.error?.details ?? [])")
         let failedBoot = try #require(run.boots.first { $0.side == .patched && $0.workloadFailed })
         #expect(FileManager.default.fileExists(atPath: failedBoot.consoleLog), "the console is kept")
         #expect(run.splats.contains { $0.side == .patched && $0.kind == .oops }, "\(run.splats.map { "\($0.kind) \($0.title)" })")
@@ -198,8 +200,8 @@ import Testing
 
     /// A kernel command line that panics the kernel at boot (`rootfstype=` of a file system the kernel lacks:
     /// "VFS: Unable to mount root fs"): the baseline's boot fails with the console's panic lines and the guest
-    /// named, blamed on the input (the baseline panics too, so it is not the series), stored as a run that
-    /// failed in test-baseline with its console kept; no guest is left.
+    /// named, blamed on the baseline (the tree without the series panics, so it is not the series: exit 1),
+    /// stored as a run that failed in test-baseline with its console kept; no guest is left.
     @Test func aKernelCommandLineThatPanicsIsNamedWithTheConsole() async throws {
         let scratch = fixtures.scratchDirectory("fault-panic")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -207,14 +209,16 @@ import Testing
         let result = try await netrig(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check", "--clock", "real", "--append", "rootfstype=netrignofs"],
                                       timeout: .seconds(600))
         let output = result.standardOutput + result.standardError
-        #expect(result.exitStatus == 2, "\(output.lastLines(15))")
+        #expect(result.exitStatus == 1, "the baseline panics: never the series' (\(output.lastLines(15)))")
         #expect(output.contains("guest baseline-throughput") && output.contains("the kernel panicked during boot"), "\(output.lastLines(15))")
+        #expect(output.contains("blame: the baseline (the base tree without the series) failed this way"), "\(output.lastLines(15))")
+        #expect(output.contains("every guest boots with --append 'rootfstype=netrignofs'"), "\(output.lastLines(15))")
         #expect(output.contains("Kernel panic - not syncing: VFS: Unable to mount root fs"), "the console's panic line: \(output.lastLines(15))")
         let store = try SQLiteRunStore(path: storePath)
         let summary = try #require(try await store.listRuns(limit: 1).first)
         #expect(summary.status == .failed && summary.failedPhase == .testBaseline)
         let run = try #require(try await store.loadRun(summary.id))
-        #expect(run.error?.blame == .usage)
+        #expect(run.error?.blame == .baseline && summary.verdict == .error)
         let console = try #require(run.error?.details.first { $0.hasPrefix("console: ") }.map { String($0.dropFirst("console: ".count)) })
         #expect(try String(contentsOfFile: console, encoding: .utf8).contains("Unable to mount root fs"), "the console is kept with the run")
         #expect(try await domains().isEmpty)
@@ -222,7 +226,7 @@ import Testing
 
     /// A named config that asks for a symbol the tree does not have (a copy of the project whose kconfigs/
     /// has one more config): the run fails before anything is compiled, the symbol is named, and the run is
-    /// stored with the phase; exit 2 (the input is wrong).
+    /// stored with the phase; exit 1 (the config cannot hold on the base tree: nothing is said about the series).
     @Test func aConfigWithAnUnknownSymbolFailsTheRunNamingIt() async throws {
         let scratch = fixtures.scratchDirectory("fault-kconfig")
         let name = "netrig-test-unknown-symbol"
@@ -254,7 +258,7 @@ import Testing
             HostCommand(binary, ["run", "--store", scratch + "/runs.sqlite", "--config", name, "--repetitions", "1", "--no-leak-check", "--clock", "real"],
                         environment: ["NETRIG_HOME": home]), timeout: .seconds(900))
         let output = result.standardOutput + result.standardError
-        #expect(result.exitStatus == 2, "\(output.lastLines(15))")
+        #expect(result.exitStatus == 1, "\(output.lastLines(15))")
         #expect(output.contains("CONFIG_NETRIG_NO_SUCH_SYMBOL") && output.contains("does not exist"), "\(output.lastLines(15))")
         let store = try SQLiteRunStore(path: scratch + "/runs.sqlite")
         let summary = try #require(try await store.listRuns(limit: 1).first)
@@ -263,6 +267,112 @@ import Testing
         let run = try #require(try await store.loadRun(summary.id))
         #expect(run.builds.isEmpty && run.boots.isEmpty, "nothing was built or booted")
         #expect(run.phases.contains { $0.phase == .applySeries && $0.outcome == .completed }, "the phases before it are stored")
+    }
+
+    /// A baseline that hangs at boot (`rootdelay=` longer than the boot timeout: the kernel waits before it
+    /// mounts root, so init never runs): exit 1 and blamed on the baseline, never the series; the patched
+    /// kernel is never booted; no guest is left.
+    @Test func aBaselineThatHangsAtBootIsNeverTheSeries() async throws {
+        let scratch = fixtures.scratchDirectory("fault-hang")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let storePath = scratch + "/runs.sqlite"
+        let result = try await netrig(["run", "--store", storePath, "--repetitions", "1", "--no-leak-check", "--clock", "real",
+                                       "--append", "rootdelay=3600", "--boot-timeout", "25"], timeout: .seconds(900))
+        let output = result.standardOutput + result.standardError
+        #expect(result.exitStatus == 1, "\(output.lastLines(15))")
+        #expect(output.contains("guest baseline-throughput: no SSH within 25"), "\(output.lastLines(15))")
+        #expect(output.contains("verdict: error: netrig could not decide"), "\(output.lastLines(15))")
+        let store = try SQLiteRunStore(path: storePath)
+        let summary = try #require(try await store.listRuns(limit: 1).first)
+        #expect(summary.status == .failed && summary.failedPhase == .testBaseline && summary.verdict == .error)
+        let run = try #require(try await store.loadRun(summary.id))
+        #expect(run.error?.blame == .baseline)
+        #expect(!run.phases.contains { $0.phase == .testPatched }, "the patched kernel was never booted")
+        #expect(try await domains().isEmpty)
+    }
+
+    /// A workload whose client outlives its timeout on the unpatched baseline (a copy of the project with
+    /// one more workload: `sleep 60` under a 5 s timeout): exit 1, blamed on the baseline.
+    @Test func aBaselineWorkloadThatTimesOutIsNeverTheSeries() async throws {
+        let scratch = fixtures.scratchDirectory("fault-timeout")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let fm = FileManager.default
+        let home = scratch + "/home"
+        try fm.createDirectory(atPath: home + "/workloads", withIntermediateDirectories: true)
+        for folder in ["kconfigs", "images", "examples"] {
+            try fm.createSymbolicLink(atPath: home + "/" + folder, withDestinationPath: fixtures.repository + "/" + folder)
+        }
+        for file in try fm.contentsOfDirectory(atPath: fixtures.repository + "/workloads") {
+            try fm.createSymbolicLink(atPath: home + "/workloads/" + file, withDestinationPath: fixtures.repository + "/workloads/" + file)
+        }
+        try """
+            name = "netrig-test-stall"
+            summary = "a client that outlives its timeout"
+            topologies = ["loop"]
+            nics = ["virtio-net"]
+            requires = []
+            duration = 1
+            timeout = 5
+            server = []
+            client = ["sleep", "60"]
+
+            [[modes]]
+            name = "stall"
+            client_args = []
+            """.write(toFile: home + "/workloads/netrig-test-stall.toml", atomically: true, encoding: .utf8)
+        let storePath = scratch + "/runs.sqlite"
+        let result = try await HostCommandRunner().run(
+            HostCommand(binary, ["run", "--store", storePath, "--workload", "netrig-test-stall", "--repetitions", "1", "--no-leak-check",
+                                 "--clock", "real"], environment: ["NETRIG_HOME": home]), timeout: .seconds(900))
+        let output = result.standardOutput + result.standardError
+        #expect(result.exitStatus == 1, "\(output.lastLines(15))")
+        #expect(output.contains("exceeded its timeout of 5"), "\(output.lastLines(15))")
+        let store = try SQLiteRunStore(path: storePath)
+        let summary = try #require(try await store.listRuns(limit: 1).first)
+        #expect(summary.failedPhase == .testBaseline && summary.verdict == .error)
+        let run = try #require(try await store.loadRun(summary.id))
+        #expect(run.error?.blame == .baseline)
+        #expect(run.boots.contains { $0.side == .baseline && $0.workloadFailed }, "the failed boot is kept")
+        #expect(try await domains().isEmpty)
+    }
+
+    /// A KVM answer kept for this host boot that no kernel ever proved (what netrig kept before from a
+    /// firmware-only probe): the run's first KVM guest does not run, every boot goes to TCG, the fallback
+    /// is recorded and the kept answer corrected. Where KVM really works, the run stays on KVM: either way
+    /// both sides share one accelerator and the verdict is no failure.
+    @Test func aWrongKVMAnswerFallsBackToTCGForTheWholeRun() async throws {
+        let scratch = fixtures.scratchDirectory("fault-kvm")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var fresh = try fixtures.freshState(in: scratch, shareImages: true, shareData: true)
+        fresh["NETRIG_HOME"] = fixtures.repository
+        let probeFile = fresh["NETRIG_CACHE_DIR"]! + "/accelerator-probe.json"
+        let host = try #require(CachedAcceleratorProbe.currentHost())
+        let entry: [String: Any] = ["format": 2, "hostBoot": host.boot, "kvmWritable": host.kvmWritable, "accelerator": "kvm",
+                                    "reason": "KVM ran the firmware (no kernel was tried)", "probedAt": "earlier"]
+        try JSONSerialization.data(withJSONObject: entry).write(to: URL(fileURLWithPath: probeFile))
+        let storePath = scratch + "/runs.sqlite"
+        let start = ContinuousClock.now
+        let result = try await HostCommandRunner().run(HostCommand(binary, ["run", "--store", storePath, "--repetitions", "1", "--no-leak-check"],
+                                                                   environment: fresh), timeout: .seconds(900))
+        let elapsed = ContinuousClock.now - start
+        let output = result.standardOutput + result.standardError
+        #expect(result.exitStatus == 0 || result.exitStatus == 3, "\(output.lastLines(20))")
+        let store = try SQLiteRunStore(path: storePath)
+        let summary = try #require(try await store.listRuns(limit: 1).first)
+        let run = try #require(try await store.loadRun(summary.id))
+        let accelerators = Set(run.boots.map(\.accelerator)), clocks = Set(run.boots.map(\.clock))
+        #expect(accelerators.count == 1 && clocks.count == 1, "one accelerator and clock: \(accelerators) \(clocks)")
+        if let fallback = run.environment?.acceleratorFallback {
+            #expect(accelerators == [.tcg] && clocks == [.virtual], "fell back to TCG and its virtual clock")
+            #expect(output.contains("every boot of this run goes to TCG"), "\(output.lastLines(20))")
+            #expect(run.phases.contains { $0.phase == .testBaseline && $0.note?.hasPrefix("accelerator fallback:") == true })
+            let kept = try String(contentsOfFile: probeFile, encoding: .utf8)
+            #expect(kept.contains("\"tcg\""), "the host's answer is corrected: \(kept)")
+            print("KVM fallback: \(fallback); the run took \(elapsed)")
+        } else {
+            #expect(accelerators == [.kvm], "no fallback: KVM ran the guests")
+        }
+        #expect(try await domains().isEmpty)
     }
 
     /// libvirtd out of reach (a socket that does not exist): said before anything is built, stored in

@@ -119,10 +119,10 @@ import Testing
     final class Counting: AcceleratorProbe, @unchecked Sendable {
         let lock = NSLock()
         var calls = 0
-        var answer: (Accelerator, String)
-        init(_ answer: (Accelerator, String)) { self.answer = answer }
-        func probe(kernel: String?) async -> (accelerator: Accelerator, reason: String) {
-            lock.withLock { calls += 1; return answer }
+        var answer: (Accelerator?, String)
+        init(_ answer: (Accelerator?, String)) { self.answer = answer }
+        func probe(kernel: String?) async -> AcceleratorAnswer {
+            lock.withLock { calls += 1; return AcceleratorAnswer(answer.0, answer.1) }
         }
     }
 
@@ -142,7 +142,7 @@ import Testing
         #expect(first.accelerator == .tcg && inner.calls == 1)
         let second = await probe.probe(kernel: "/k")
         #expect(second.accelerator == .tcg && inner.calls == 1, "answered from the file")
-        #expect(second.reason.contains("printed nothing") && second.reason.contains("probed at"))
+        #expect(second.reason.contains("printed nothing") && second.reason.contains("decided at"))
 
         inner.answer = (.kvm, "a KVM guest booted the kernel")
         host.boot = "boot-2"
@@ -155,6 +155,39 @@ import Testing
         #expect(await probe.probe(kernel: "/k").accelerator == .tcg && inner.calls == 4, "a damaged file is probed over")
         #expect(await probe.refresh(kernel: "/k").accelerator == .tcg && inner.calls == 5, "doctor's refresh always probes")
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch) == ["accelerator-probe.json"], "no temporary file left")
+    }
+
+    /// A probe that booted no kernel decides nothing and is never kept as the host's answer; a run that
+    /// found KVM silent corrects a kept KVM; answers kept by an older netrig (which kept firmware-only
+    /// answers) are not trusted.
+    @Test func onlyADecidedAnswerIsKeptAndARunCorrectsIt() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-probe-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let file = scratch + "/accelerator-probe.json"
+        let inner = Counting((nil, "KVM ran the firmware, but no kernel was tried"))
+        let host = Host()
+        let probe = CachedAcceleratorProbe(inner: inner, file: file, hostState: { (host.boot, host.kvm) })
+
+        #expect(await probe.refresh(kernel: nil).accelerator == nil)
+        #expect(!FileManager.default.fileExists(atPath: file), "an undecided answer is not kept")
+        #expect(probe.keptAnswer() == nil)
+        #expect(await probe.probe(kernel: nil).accelerator == nil && inner.calls == 2, "and so the next run probes again")
+
+        inner.answer = (.kvm, "a KVM guest booted the kernel")
+        #expect(await probe.probe(kernel: "/k").accelerator == .kvm && inner.calls == 3)
+        inner.answer = (nil, "no kernel was tried")
+        #expect(await probe.refresh(kernel: nil).accelerator == nil)
+        #expect(probe.keptAnswer()?.accelerator == .kvm, "an undecided probe does not throw away a proven answer")
+
+        await probe.correct(AcceleratorAnswer(.tcg, "a KVM guest of run 7 printed nothing within 12 s"))
+        let corrected = await probe.probe(kernel: "/k")
+        #expect(corrected.accelerator == .tcg && corrected.reason.hasPrefix("a KVM guest of run 7") && inner.calls == 4)
+
+        // What netrig 0.x kept: no format field, a firmware-only KVM.
+        let old = #"{"hostBoot":"boot-1","kvmWritable":true,"accelerator":"kvm","reason":"KVM ran the firmware (no kernel was tried)","probedAt":"x"}"#
+        try Data(old.utf8).write(to: URL(fileURLWithPath: file))
+        inner.answer = (.tcg, "a KVM guest printed nothing within 6 s")
+        #expect(await probe.probe(kernel: "/k").accelerator == .tcg && inner.calls == 5, "an old file's answer is probed over")
     }
 }
 

@@ -111,7 +111,15 @@ import Testing
         let probed = await cached.probe(kernel: kernel.kernelImage)
         #expect(probed.accelerator == result.accelerator && FileManager.default.fileExists(atPath: file))
         let again = await cached.probe(kernel: kernel.kernelImage)
-        #expect(again.accelerator == result.accelerator && again.reason.contains("probed at"), "\(again.reason)")
+        #expect(again.accelerator == result.accelerator && again.reason.contains("decided at"), "\(again.reason)")
+        #expect(result.accelerator != nil, "a real kernel decides")
+
+        // Without a kernel only the firmware runs, which proves nothing: never KVM, and never kept.
+        let firmware = fixtures.scratchDirectory("probe-firmware") + "/accelerator-probe.json"
+        defer { try? FileManager.default.removeItem(atPath: (firmware as NSString).deletingLastPathComponent) }
+        let bare = await CachedAcceleratorProbe(inner: QEMUAcceleratorProbe(timeout: .seconds(6)), file: firmware).refresh(kernel: nil)
+        #expect(bare.accelerator != .kvm, "\(bare.reason)")
+        #expect(bare.accelerator != nil || !FileManager.default.fileExists(atPath: firmware), "an undecided answer is not kept")
     }
 
     @Test func msgZerocopyRunsAcrossAPairOfGuests() async throws {

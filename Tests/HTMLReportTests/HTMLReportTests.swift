@@ -10,9 +10,9 @@ import Testing
         try "boot\n\(dmesgLine)\n".write(toFile: console, atomically: true, encoding: .utf8)
         let buildLog = directory + "/build-\(id).log"
         try "  CC      net/core/page_pool.o\n".write(toFile: buildLog, atomically: true, encoding: .utf8)
-        let plan = RunPlan(treeRequest: nil, baseRequest: nil, seriesPath: "x.mbox", configName: "default", nic: .virtioNet,
+        let plan = RunPlan(treeRequest: nil, baseRequest: nil, seriesPath: "/s/it's <here>.mbox", configName: "default", nic: .virtioNet,
                            workload: "msg_zerocopy", repetitions: 3, leakCheck: true, clock: nil, accelerator: nil, memoryMiB: 1024,
-                           vcpus: 2, commandLine: ["netrig", "run", "--series", "it's <here>.mbox"])
+                           vcpus: 2, commandLine: ["netrig", "run"], maxRepetitions: 12)
         let summary = RunSummary(id: id, startedAt: "2026-11-23T05:00:00Z", seriesTitle: subject, treeName: "Debian", baseCommit: "75a29d725cb3",
                                  configName: "default", nic: "virtio-net", workload: "msg_zerocopy", status: .completed,
                                  verdict: .fail, failedPhase: nil)
@@ -64,13 +64,48 @@ import Testing
         #expect(runPage.contains("warning: &lt;unused&gt;"))
         #expect(runPage.contains("sk_setsockopt+0x1/0x2 &lt;leak&gt;"), "full kmemleak text")
         #expect(runPage.contains("page_pool stalled-pool"), "page_pool leftovers are named as such")
-        #expect(runPage.contains("netrig run --series &#39;it&#39;\\&#39;&#39;s &lt;here&gt;.mbox&#39;"), "the reproducer, quoted and escaped")
+        // The whole command, not the `netrig run` typed: series, resolved base, config, NIC, workload, accelerator, clock, repetitions.
+        #expect(runPage.contains("netrig run --series &#39;/s/it&#39;\\&#39;&#39;s &lt;here&gt;.mbox&#39; --base 75a29d725cb3 --config default "
+                                 + "--nic virtio-net --workload msg_zerocopy --accel tcg --clock virtual --repetitions 3 --max-repetitions 12"),
+                "the reproducer, quoted and escaped")
         #expect(runPage.contains("class=\"timeline\""))
         let comparison = try String(contentsOfFile: scratch + "/site/compare-7.html", encoding: .utf8)
         #expect(comparison.contains("<svg class=\"plot\""))
         #expect(comparison.components(separatedBy: "<circle").count - 1 == 24, "one dot per sample")
         #expect(comparison.contains("Regression"))
         #expect(try LinkCheck.brokenLinks(in: scratch + "/site").isEmpty)
+    }
+
+    /// An inconclusive run says so before any number, on both pages, and so does an accelerator fallback.
+    @Test func inconclusiveAndAFallbackAreShownAsSuch() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-html-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var run = try storedRun(id: 8, subject: "s", dmesgLine: "x", directory: scratch)
+        run.summary.verdict = .inconclusive
+        // Samples that scatter: the metric cannot be decided.
+        run.samples = run.samples.map { sample in
+            var noisy = sample
+            noisy.value = 100 + Double((sample.repetition * 37) % 11) * 4
+            return noisy
+        }
+        run.leaks = []
+        run.splats = []
+        run.environment = RunEnvironment(hypervisor: "QEMU 7.2.22", workload: WorkloadDefinition(
+            name: "msg_zerocopy", summary: "", topologies: [.loop], nics: [.virtioNet], requiredSymbols: [], programs: [], duration: 2,
+            timeout: .seconds(60), server: [], client: [], modes: [], metrics: [], unsupported: []),
+            accelerator: "TCG: fell back", acceleratorFallback: "a KVM guest of run 8 (baseline) printed nothing within 12 s")
+        #expect(run.comparison.undecided.map(\.metric) == ["copy/throughput"])
+        let written = try ReportSite(output: scratch + "/site").write([run])
+        #expect(written.contains("compare-8.html"))
+        for page in ["run-8.html", "compare-8.html"] {
+            let html = try String(contentsOfFile: scratch + "/site/" + page, encoding: .utf8)
+            #expect(html.contains("Inconclusive: nothing was found against the series, but copy/throughput could not be decided. This is not a pass."), "\(page)")
+            #expect(html.contains("Accelerator fallback: a KVM guest of run 8 (baseline) printed nothing within 12 s"), "\(page)")
+        }
+        let index = try String(contentsOfFile: scratch + "/site/index.html", encoding: .utf8)
+        #expect(index.contains("class=\"badge inconclusive\""))
+        #expect(index.contains("<option value=\"inconclusive\">"))
     }
 
     @Test func linkCheckFindsAMissingTarget() throws {

@@ -134,7 +134,9 @@ import Testing
         engine.workloads = FakeWorkloads(failIn: .checkLeaks)
         let outcome = try await engine.run(plan: plan, series: series, workload: workload)
         #expect(outcome.error?.phase == .checkLeaks)
-        #expect(outcome.verdict == .fail)
+        // Both sides' leak boots failed: the base tree does it too, so it is never the series'.
+        #expect(outcome.verdict == .error && outcome.error?.blame == .baseline, "\(String(describing: outcome.error))")
+        #expect(outcome.error?.details.contains { $0.hasPrefix("the patched side failed too") } == true)
         // The failed boot is stored with what its kernel said, and the error says it too.
         #expect(outcome.error?.details.contains { $0.contains("said: Oops: general protection fault") } == true, "\(outcome.error?.details ?? [])")
         let failedBoots = store.state.withLock { $0.boots.filter { $0.workloadFailed } }
@@ -255,7 +257,7 @@ import Testing
         kvmPlan.accelerator = .kvm
         kvmPlan.clock = .virtual
         let outcome = try await makeEngine(store: MemoryStore()).run(plan: kvmPlan, series: series, workload: workload)
-        #expect(outcome.verdict == .fail)
+        #expect(outcome.verdict == .error, "the user's impossible choice is no failure of the series")
         #expect(outcome.error?.message.contains("virtual clock needs TCG") == true)
     }
 
@@ -331,6 +333,120 @@ import Testing
         #expect(store.state.withLock { $0.patchBuilds.isEmpty }, "no patch was built")
     }
 
+    // MARK: blame follows evidence
+
+    @Test func aBaselineThatHangsAtBootIsNeverTheSeries() async throws {
+        let store = MemoryStore()
+        let launcher = FakeLauncher(hangSide: .baseline)
+        let outcome = try await makeEngine(store: store, launcher: launcher).run(plan: plan, series: series, workload: workload)
+        #expect(outcome.verdict == .error && outcome.verdict.exitCode == 1)
+        #expect(outcome.error?.blame == .baseline && outcome.error?.phase == .testBaseline)
+        #expect(outcome.error?.details.contains { $0.hasPrefix("blame: the baseline (the base tree without the series)") } == true)
+        #expect(outcome.findings.allSatisfy { $0.blame != .series })
+        #expect(launcher.booted.specs.withLock { $0.allSatisfy { $0[0].name.hasPrefix("baseline") } }, "the patched kernel was never booted")
+    }
+
+    @Test func aBaselineWorkloadThatFailsIsNeverTheSeries() async throws {
+        var engine = makeEngine(store: MemoryStore())
+        engine.workloads = FakeWorkloads(failIn: .testBaseline)
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.verdict == .error && outcome.error?.blame == .baseline)
+        #expect(outcome.findings.map(\.blame) == [.baseline])
+    }
+
+    @Test func aPatchedKernelThatHangsIsTheSeriesWithTheBaselineAsEvidence() async throws {
+        let outcome = try await makeEngine(store: MemoryStore(), launcher: FakeLauncher(hangSide: .patched))
+            .run(plan: plan, series: series, workload: workload)
+        #expect(outcome.verdict == .fail && outcome.verdict.exitCode == 2)
+        #expect(outcome.error?.blame == .series)
+        let because = try #require(outcome.error?.details.first { $0.hasPrefix("blame: the series, because") })
+        #expect(because.contains("the baseline booted the same way (virtio-net loop, TCG, virtual clock) in 1 s and got through w"), "\(because)")
+    }
+
+    @Test func aPatchedFailureWithoutABaselineToCompareIsUndecided() {
+        let failure = NetrigError(phase: .testPatched, blame: .series, subject: "guest patched-throughput", message: "hung")
+        let decided = RunEngine.attribute(failure, side: .patched, evidence: nil, plan: plan)
+        #expect(decided.blame == .infrastructure && Verdict(ending: decided) == .error)
+        let silent = NetrigError(phase: .testPatched, blame: .infrastructure, message: "silent", code: .consoleSilent)
+        #expect(RunEngine.attribute(silent, side: .patched, evidence: "the baseline booted", plan: plan).blame == .series,
+                "KVM proven by the baseline: a silent patched kernel is the series'")
+        let lost = NetrigError(phase: .testPatched, blame: .infrastructure, message: "lost the connection to libvirt")
+        #expect(RunEngine.attribute(lost, side: .patched, evidence: "the baseline booted", plan: plan) == lost)
+    }
+
+    // MARK: the accelerator is proven by what the run boots
+
+    @Test func aSilentKVMGuestTurnsTheWholeRunToTCGAndCorrectsTheHostsAnswer() async throws {
+        let store = MemoryStore()
+        var engine = makeEngine(store: store, launcher: FakeLauncher(silentUnderKVM: [.baseline, .patched]))
+        let probe = FakeProbe(answer: AcceleratorAnswer(.kvm, "cached: KVM"))
+        engine.accelerators = probe
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.verdict == .pass, "\(String(describing: outcome.error))")
+        let boots = store.state.withLock { $0.boots }
+        #expect(!boots.isEmpty && boots.allSatisfy { $0.accelerator == .tcg && $0.clock == .virtual }, "both sides on one accelerator and clock")
+        #expect(probe.corrections.answers.withLock { $0.map(\.accelerator) } == [.tcg], "the host's answer is corrected once")
+        let environment = try #require(store.state.withLock { $0.environment })
+        #expect(environment.acceleratorFallback?.contains("printed nothing within") == true)
+        #expect(environment.accelerator?.hasPrefix("TCG") == true)
+        let note = store.state.withLock { $0.phases.first { $0.phase == .testBaseline }?.note }
+        #expect(note?.hasPrefix("accelerator fallback:") == true, "\(String(describing: note))")
+    }
+
+    @Test func aKVMGuestQEMUCannotStartAlsoTurnsTheRunToTCG() async throws {
+        let store = MemoryStore()
+        var engine = makeEngine(store: store, launcher: FakeLauncher(silentUnderKVM: [.baseline, .patched], kvmFailure: .kvmStartFailed))
+        engine.accelerators = FakeProbe(answer: AcceleratorAnswer(.kvm, "cached: KVM"))
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.verdict == .pass, "\(String(describing: outcome.error))")
+        #expect(store.state.withLock { $0.environment?.acceleratorFallback }?.hasPrefix("QEMU could not start a KVM guest") == true)
+    }
+
+    @Test func aForcedKVMIsNeverSwitchedAndASilentGuestIsNotTheSeries() async throws {
+        var kvm = plan
+        kvm.accelerator = .kvm
+        kvm.clock = .real
+        let outcome = try await makeEngine(store: MemoryStore(), launcher: FakeLauncher(silentUnderKVM: [.baseline]))
+            .run(plan: kvm, series: series, workload: workload)
+        #expect(outcome.verdict == .error, "\(String(describing: outcome.error))")
+    }
+
+    @Test func onceKVMBootedASilentPatchedKernelIsTheSeries() async throws {
+        var engine = makeEngine(store: MemoryStore(), launcher: FakeLauncher(silentUnderKVM: [.patched]))
+        engine.accelerators = FakeProbe(answer: AcceleratorAnswer(.kvm, "a KVM guest booted the kernel"))
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.verdict == .fail && outcome.error?.blame == .series, "\(String(describing: outcome.error))")
+    }
+
+    @Test func anUndecidedProbeIsTCG() async throws {
+        let store = MemoryStore()
+        var engine = makeEngine(store: store)
+        engine.accelerators = FakeProbe(answer: AcceleratorAnswer(nil, "no kernel was tried"))
+        _ = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(store.state.withLock { $0.boots.allSatisfy { $0.accelerator == .tcg } })
+        #expect(store.state.withLock { $0.environment?.accelerator }?.contains("undecided, so TCG") == true)
+    }
+
+    // MARK: inconclusive is its own verdict
+
+    @Test func aRunWithAnUndecidedMetricIsInconclusiveNotPass() async throws {
+        var engine = makeEngine(store: MemoryStore())
+        engine.workloads = FakeWorkloads(noise: 0.2)
+        var noisy = plan
+        noisy.leakCheck = false
+        noisy.maxRepetitions = 4
+        let outcome = try await engine.run(plan: noisy, series: series, workload: workload)
+        #expect(outcome.verdict == .inconclusive && outcome.verdict.exitCode == 3)
+        #expect(outcome.findings.isEmpty)
+        let metric = try #require(outcome.comparison?.metrics.first)
+        // Far more runs than the limit: the text says what would help instead of a number of runs.
+        #expect(metric.verdictText.contains("what would help instead: another NIC (--nic vmxnet3"), "\(metric.verdictText)")
+        #expect(metric.verdictText.contains("far more than --max-repetitions 4"))
+        #expect(Verdict.combined([.pass, .inconclusive]) == .inconclusive)
+        #expect(Verdict.combined([.inconclusive, .error]) == .error)
+        #expect(Verdict.combined([.inconclusive, .fail]) == .fail)
+    }
+
     // MARK: fixtures
 
     let plan = RunPlan(treeRequest: nil, baseRequest: nil, seriesPath: "x.mbox", configName: "default", nic: .virtioNet,
@@ -390,7 +506,11 @@ struct FakeImages: ImageProvider {
 }
 
 struct FakeProbe: AcceleratorProbe {
-    func probe(kernel: String?) async -> (accelerator: Accelerator, reason: String) { (.tcg, "fake") }
+    var answer = AcceleratorAnswer(.tcg, "fake")
+    final class Corrections: Sendable { let answers = Mutex([AcceleratorAnswer]()) }
+    let corrections = Corrections()
+    func probe(kernel: String?) async -> AcceleratorAnswer { answer }
+    func correct(_ answer: AcceleratorAnswer) async { corrections.answers.withLock { $0.append(answer) } }
 }
 
 struct FakeSession: GuestSession {
@@ -406,6 +526,12 @@ struct FakeSession: GuestSession {
 struct FakeLauncher: GuestLauncher {
     var failure: NetrigError?
     var unsupported: [NICModel: String] = [:]
+    /// Guests of these sides print nothing under KVM (nested KVM that hangs after the firmware).
+    var silentUnderKVM: Set<Side> = []
+    /// How those guests fail: a silent console, or QEMU that cannot start KVM at all.
+    var kvmFailure: NetrigError.Code = .consoleSilent
+    /// Boots of this side's kernel (by its name prefix) hang before init, as a kernel that never boots.
+    var hangSide: Side?
     /// Every boot's specs, in order.
     final class Boots: Sendable { let specs = Mutex([[GuestSpec]]()) }
     let booted = Boots()
@@ -417,6 +543,15 @@ struct FakeLauncher: GuestLauncher {
     func withGuests<T: Sendable>(_ specs: [GuestSpec], _ body: ([any GuestSession]) async throws -> T) async throws -> T {
         if let failure { throw failure }
         booted.specs.withLock { $0.append(specs) }
+        if let spec = specs.first, spec.accelerator == .kvm, silentUnderKVM.contains(where: { spec.name.hasPrefix($0.rawValue) }) {
+            throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
+                              message: "the guest did not run under KVM",
+                              code: kvmFailure == .consoleSilent && spec.silentConsoleTimeout == nil ? nil : kvmFailure)
+        }
+        if let hangSide, let spec = specs.first, spec.name.hasPrefix(hangSide.rawValue) {
+            throw NetrigError(phase: spec.phase, blame: spec.blameForKernel, subject: "guest \(spec.name)",
+                              message: "no SSH within 180 s: the kernel hung before init finished")
+        }
         return try await body(specs.map { FakeSession(name: $0.name) })
     }
 }

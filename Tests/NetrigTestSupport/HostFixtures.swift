@@ -67,6 +67,26 @@ public actor HostFixtures {
                          workDirectory: scratchDirectory(name), bootTimeout: timeout)
     }
 
+    /// The environment of a netrig whose state starts empty where a newcomer's does: a cache directory of
+    /// its own (no accelerator answer; no guest image unless `shareImages`) that shares only the expensive,
+    /// content-addressed parts of the real cache (the imported trees, the worktree and its build
+    /// directories, ccache, built kernels), and, unless `shareData`, an empty data directory (no store, no
+    /// SSH key, no kept guests). Nothing kept under the real ~/.cache or ~/.local/share can make a test
+    /// that uses it pass.
+    public nonisolated func freshState(in scratch: String, shareImages: Bool = false, shareData: Bool = false) throws -> [String: String] {
+        let fm = FileManager.default
+        let cache = scratch + "/cache", data = scratch + "/data"
+        try fm.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: data, withIntermediateDirectories: true)
+        for part in ["trees", "work", "ccache", "kernels"] + (shareImages ? ["images"] : []) {
+            try fm.createDirectory(atPath: directories.cache + "/" + part, withIntermediateDirectories: true)
+            try fm.createSymbolicLink(atPath: cache + "/" + part, withDestinationPath: directories.cache + "/" + part)
+        }
+        var environment = ["NETRIG_HOME": repository, "NETRIG_CACHE_DIR": cache]
+        if !shareData { environment["NETRIG_DATA_DIR"] = data }
+        return environment
+    }
+
     public nonisolated func scratchDirectory(_ name: String) -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-test-\(name)-\(UUID().uuidString.prefix(8))").path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
