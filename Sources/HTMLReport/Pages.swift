@@ -58,10 +58,10 @@ enum Pages {
                 element("td", [:], [link(runPage(s.id), "\(s.id)")]),
                 element("td", [:], [link(runPage(s.id), s.seriesTitle.isEmpty ? "(no series)" : s.seriesTitle), element("div", ["class": "sub"], text: revision)]),
                 element("td", text: "\(s.treeName) \(s.baseCommit.prefix(12))"),
-                element("td", text: s.startedAt),
-                element("td", text: s.configName),
-                element("td", text: s.nic),
-                element("td", text: s.workload),
+                element("td", ["class": "nowrap"], text: s.startedAt),
+                element("td", ["class": "nowrap"], text: s.configName),
+                element("td", ["class": "nowrap"], text: s.nic),
+                element("td", ["class": "nowrap"], text: s.workload),
                 element("td", [:], [verdictBadge(verdict)]
                         + (run.samples.isEmpty && run.leaks.isEmpty ? [] : [Markup.text(" "), link(comparisonPage(s.id), "comparison")])),
             ])
@@ -143,6 +143,7 @@ enum Pages {
                     buildCell.append(element("div", ["class": build.succeeded ? "warning" : "error"], [element("code", text: line)]))
                 }
                 if let index = run.patchBuilds.firstIndex(of: build), let log = files.patchLogs[safe: index] ?? nil {
+                    buildCell.append(Markup.text(" "))
                     buildCell.append(link(log, "log"))
                 }
             }
@@ -328,6 +329,7 @@ enum Pages {
     table { border-collapse: collapse; width: 100%; margin: .5em 0 1em; }
     th, td { text-align: left; padding: .3em .5em; border-bottom: 1px solid #ddd; vertical-align: top; overflow-wrap: break-word; }
     td code, td .path { overflow-wrap: anywhere; }
+    td.nowrap { white-space: nowrap; }
     th { background: #f3f4f6; }
     pre { background: #f6f8fa; padding: .6em; overflow-x: auto; font-size: 13px; white-space: pre-wrap; overflow-wrap: anywhere; }
     code { font-size: 13px; }

@@ -241,6 +241,8 @@ extension RunCommand {
                                      comparison: first.comparison, clock: stored?.measurementClock, phases: stored?.phases ?? [])
             document.runs = outcomes.count > 1 ? outcomes.map(\.run) : nil
             document.configChanges = stored?.configChanges
+            document.accelerator = stored?.environment?.accelerator
+            document.acceleratorFallback = stored?.environment?.acceleratorFallback
             try ReportWriter.write(document, to: json)
         }
         if let signal = SignalCancellation.received.withLock({ $0 }) { throw ExitCode(128 + signal) }

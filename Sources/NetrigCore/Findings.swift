@@ -222,6 +222,10 @@ public struct RunReport: Sendable, Codable, Equatable {
     /// Every compared metric with its samples, noise, threshold and verdict.
     public var metrics: [MetricComparison]
     public var clock: String?
+    /// The accelerator every boot used and why; nil when nothing was booted.
+    public var accelerator: String?
+    /// Why the run fell back from KVM to TCG, when it did.
+    public var acceleratorFallback: String?
     public var phases: [PhaseRecord]
     /// Leak fingerprints by class; nil when the run stopped before comparing.
     public var leaks: LeakClasses?

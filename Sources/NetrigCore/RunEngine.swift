@@ -258,8 +258,8 @@ public struct RunEngine: Sendable {
         while round < rounds + 2, done >= 2, let cap = plan.maxRepetitions {
             let interim = Comparison(samples: plannedSides.flatMap { measured[$0.0]?.samples ?? [] }, leaks: [], splats: [],
                                      minimumEffect: await machine.clock.minimumEffect)
-            guard let needed = interim.metrics.filter({ $0.verdict == .inconclusive }).compactMap(\.runsNeeded).max(),
-                  needed > done, needed <= cap else { break }
+            // The most the limit allows for: a metric no number of runs within it settles does not stop another that can be.
+            guard let needed = interim.undecided.compactMap(\.runsNeeded).filter({ $0 <= cap }).max(), needed > done else { break }
             round += 1
             progress.note("inconclusive after \(done) runs per side: \(needed - done) more per side (the noise asks for \(needed), limit \(cap))")
             try await measureRound(round, count: needed - done, firstRepetition: done + 1, label: ", \(needed - done) more runs")
