@@ -319,6 +319,11 @@ import Testing
             [[modes]]
             name = "stall"
             client_args = []
+
+            [[metrics]]
+            name = "throughput"
+            unit = "MiB/s"
+            pattern = 'moved (\\d+) MiB'
             """.write(toFile: home + "/workloads/netrig-test-stall.toml", atomically: true, encoding: .utf8)
         let storePath = scratch + "/runs.sqlite"
         let result = try await HostCommandRunner().run(
