@@ -194,11 +194,34 @@ public struct Comparison: Sendable, Equatable {
             verdict = .noChange
         } else {
             verdict = .inconclusive
-            runsNeeded = Statistics.runsNeeded(noise: noise, effect: minimumEffect)
+            runsNeeded = runsToDecide(n: min(baseline.count, patched.count), delta: delta, interval: interval, noise: noise,
+                                      threshold: threshold, minimumEffect: minimumEffect)
         }
         return MetricComparison(metric: metric, unit: unit, baseline: baseline, patched: patched, baselineMedian: bm,
                                 patchedMedian: pm, delta: delta, interval: interval, pValue: test.p, noise: noise,
                                 threshold: threshold, verdict: verdict, runsNeeded: runsNeeded)
+    }
+
+    /// Repetitions per side that would decide an inconclusive metric, never fewer than one more than it
+    /// has: enough power to see `minimumEffect` at this noise, and an interval narrow enough (it shrinks
+    /// with the square root of the runs) to either fit inside ±`minimumEffect`, or exclude zero when the
+    /// delta is beyond the threshold. The power formula alone once said "4 runs needed" after 5.
+    static func runsToDecide(n: Int, delta: Double, interval: ClosedRange<Double>?, noise: Double, threshold: Double,
+                             minimumEffect: Double) -> Int {
+        let power = Statistics.runsNeeded(noise: noise, effect: minimumEffect)
+        guard n >= 2, delta.isFinite, let interval else { return max(power, n + 1) }
+        // The bootstrap interval need not be centred on the delta: its own centre is what moves in or out.
+        let half = (interval.upperBound - interval.lowerBound) / 2
+        let centre = abs(interval.upperBound + interval.lowerBound) / 2
+        var targets: [Double] = []
+        if minimumEffect - centre > 0 { targets.append(minimumEffect - centre) }
+        if abs(delta) >= threshold, centre > 0 { targets.append(centre) }
+        // Neither can come with more runs of this noise (a delta between the smallest effect and the noise
+        // threshold): as many as the power asks, and the advice says what else would help.
+        guard let target = targets.max(), half > 0 else { return max(power, n + 1) }
+        let narrowing = Double(n) * (half / target) * (half / target)
+        let needed = narrowing.isFinite && narrowing < 1e6 ? Int(narrowing.rounded(.up)) : 1_000_000
+        return max(power, needed, n + 1)
     }
 
     /// Root mean square of the two sides' coefficients of variation.

@@ -54,6 +54,20 @@ import Testing
         #expect(Statistics.runsNeeded(noise: 0.10, effect: 0.10) == 24)
     }
 
+    /// What the README's demo measured (zerocopy, 5 per side): a +1.65 % delta whose interval reaches
+    /// +2.12 %. The power formula alone said "4 runs per side" after 5; the interval (centre +1.04 %,
+    /// half-width 1.09 %) must narrow to fit inside ±2 %: 5 × (1.085 / 0.965)² → 7.
+    @Test func runsNeededAreMoreThanTheRunsMadeAndNarrowTheInterval() {
+        let needed = Comparison.runsToDecide(n: 5, delta: 0.0165, interval: -0.0005...0.0212, noise: 0.0064,
+                                             threshold: 0.0193, minimumEffect: 0.02)
+        #expect(needed == 7, "\(needed)")
+        #expect(Comparison.runsToDecide(n: 5, delta: 0, interval: -0.001...0.001, noise: 0.001, threshold: 0.005, minimumEffect: 0.02) == 6,
+                "never fewer than one more than made")
+        // A delta beyond the threshold: the runs that make the interval (centre -2 %, half-width 3 %) exclude zero: 4 × 1.5².
+        let change = Comparison.runsToDecide(n: 4, delta: -0.03, interval: -0.05...0.01, noise: 0.008, threshold: 0.024, minimumEffect: 0.02)
+        #expect(change == 9, "\(change)")
+    }
+
     @Test func thresholdFollowsTheMeasuredNoise() {
         let quiet = Comparison.compare(metric: "m", unit: "u", higherIsBetter: true, baseline: [100, 100.1, 99.9, 100, 100.05],
                                        patched: [99.4, 99.5, 99.3, 99.45, 99.35])
