@@ -1,3 +1,4 @@
+import FileLocks
 import Foundation
 import HostCommands
 import NetrigCore
@@ -117,19 +118,22 @@ public struct TreeWorkspace: Sendable {
     }
 
     /// The worktree netrig owns for a repository: created on first use, reset before each use.
+    /// Nothing here touches a worktree that exists: another netrig process may be applying a series in it
+    /// under the build lock (an `am --abort` here once cut a concurrent run's `git am` short, and its patch
+    /// was reported as not applying). A `git am` a killed run left behind is aborted by whoever next checks
+    /// out, under the lock (`SeriesApplier.checkout`).
     public func worktree(for tree: KernelTree) async throws -> String {
         let path = workRoot(for: tree) + "/src"
         let fm = FileManager.default
-        let repo = Git(directory: tree.repository)
-        if fm.fileExists(atPath: path + "/.git") {
-            let wt = Git(directory: path)
-            _ = try await wt.tryRun(["am", "--abort"])
+        if fm.fileExists(atPath: path + "/.git") { return path }
+        try fm.createDirectory(atPath: workRoot(for: tree), withIntermediateDirectories: true)
+        return try await FileLock.withLock(workRoot(for: tree) + "/build.lock") {
+            if fm.fileExists(atPath: path + "/.git") { return path }
+            let repo = Git(directory: tree.repository)
+            _ = try await repo.tryRun(["worktree", "prune"])
+            try await repo.run(["worktree", "add", "--detach", "--force", path, tree.baseCommit], phase: .prepareTree)
             return path
         }
-        try fm.createDirectory(atPath: workRoot(for: tree), withIntermediateDirectories: true)
-        _ = try await repo.tryRun(["worktree", "prune"])
-        try await repo.run(["worktree", "add", "--detach", "--force", path, tree.baseCommit], phase: .prepareTree)
-        return path
     }
 
     /// `cache/work/<name>-<hash of repository path>`: the worktree and the build outputs of one tree.

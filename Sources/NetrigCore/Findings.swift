@@ -159,18 +159,24 @@ extension Finding {
                     patch: nil, summary: summary, evidence: evidence)
         }
         var findings: [Finding] = []
+        // Each says why it is the series': what the baseline, run the same way, did instead.
         for metric in comparison.metrics where metric.verdict == .regression {
+            let p = (metric.pValue * 1000).rounded() / 1000
+            let why = "blame: the series, because the patched kernel's \(metric.patched.count) samples differ from the baseline's "
+                + "\(metric.baseline.count) beyond the noise (p = \(p), a change beyond \(Percent.format(metric.threshold, signed: false)))"
             findings.append(finding(.throughput, "\(metric.metric) \(Percent.format(metric.delta)) (regression)", Evidence(
                 metric: metric.metric, unit: metric.unit, baselineMedian: metric.baselineMedian, patchedMedian: metric.patchedMedian,
-                delta: metric.delta, interval: metric.interval.map { [$0.lowerBound, $0.upperBound] }, pValue: metric.pValue)))
+                delta: metric.delta, interval: metric.interval.map { [$0.lowerBound, $0.upperBound] }, pValue: metric.pValue, details: [why])))
         }
         for leak in comparison.newLeaks {
             findings.append(finding(.leak, "new leak: \(leak.fingerprint) (\(leak.size) bytes)",
-                                    Evidence(fingerprint: leak.fingerprint, backtrace: leak.backtrace, text: leak.raw)))
+                                    Evidence(fingerprint: leak.fingerprint, backtrace: leak.backtrace, text: leak.raw,
+                                             details: ["blame: the series, because every leak check of the patched kernel found it and none of the baseline's did"])))
         }
         for splat in comparison.newSplats {
             let kind: Kind = splat.kind.isPagePool ? .pagePool : .splat
-            findings.append(finding(kind, "new \(splat.kind.rawValue): \(splat.title)", Evidence(text: splat.text)))
+            findings.append(finding(kind, "new \(splat.kind.rawValue): \(splat.title)",
+                                    Evidence(text: splat.text, details: ["blame: the series, because no boot of the baseline, run the same way, showed it"])))
         }
         return findings
     }

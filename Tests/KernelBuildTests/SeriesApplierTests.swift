@@ -71,4 +71,49 @@ import Testing
             #expect(status.standardOutput.isEmpty, "no git am in progress and no stray files")
         }
     }
+
+    /// Two netrig processes on one tree: one applies a series under the build lock while the other asks
+    /// for the worktree (every run and build does). The second must never disturb the first's `git am`
+    /// (found by the two-runs fault test: its patch 1/2 "did not apply", blamed on the series).
+    @Test func askingForTheWorktreeNeverCutsAnotherRunsApplyShort() async throws {
+        let repo = try await makeRepository()
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-ws-\(UUID().uuidString)").path
+        defer {
+            try? FileManager.default.removeItem(atPath: repo)
+            try? FileManager.default.removeItem(atPath: cache)
+        }
+        let base = try await Git(directory: repo).run(["rev-parse", "HEAD"], phase: .applySeries)
+        // Forty patches, each turning one line of a.c or b.c back and forth: an apply that takes seconds.
+        var text = ""
+        var changed: Set<String> = []
+        for index in 1...40 {
+            // Lines 3, 5, …, 11 of b.c and 4, 6, …, 12 of a.c: no patch's context is a line another one changes.
+            let file = index % 2 == 0 ? "b.c" : "a.c"
+            let line = 3 + (index % 10)
+            let key = "\(file):\(line)"
+            let was = changed.contains(key) ? "line \(line) changed" : "line \(line)"
+            let now = changed.contains(key) ? "line \(line)" : "line \(line) changed"
+            if changed.contains(key) { changed.remove(key) } else { changed.insert(key) }
+            text += mail("[PATCH \(index)/40] step \(index)", diff: change(file, line: line, from: was, to: now))
+        }
+        let series = try MboxParser.parse(text, source: "s")
+        let directories = NetrigDirectories(cache: cache, data: cache + "/data")
+        let pipeline = LocalKernelPipeline(directories: directories, kconfigDirectory: cache, progress: SilentProgress())
+        let tree = KernelTree(repository: repo, name: "test", baseCommit: base, version: "0")
+        _ = try await pipeline.workspace.worktree(for: tree)
+        let apply = Task { try await pipeline.apply(series, on: tree) }
+        let asker = Task {
+            var asked = 0
+            while !Task.isCancelled {
+                _ = try await pipeline.workspace.worktree(for: tree)
+                asked += 1
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return asked
+        }
+        let applied = try await apply.value
+        asker.cancel()
+        let asked = (try? await asker.value) ?? 0
+        #expect(applied.commits.count == 40, "every patch applied while the worktree was asked for \(asked) times")
+    }
 }
