@@ -103,7 +103,8 @@ enum ComparisonReport {
     /// The verdict line's explanation: what an inconclusive or error verdict means for the series.
     static func verdictMeaning(_ verdict: Verdict, comparison: Comparison?) -> String {
         switch verdict {
-        case .pass: return "every measurement was decided and nothing was found"
+        case .pass: return comparison == nil ? "nothing was found (nothing was booted: the builds are the whole verdict)"
+            : "every measurement was decided and nothing was found"
         case .fail: return "the series broke something (the findings above)"
         case .error: return "netrig could not decide: nothing is said about the series"
         case .inconclusive:

@@ -48,7 +48,7 @@ struct ShowCommand: AsyncParsableCommand {
             print(ComparisonReport.table(stored.comparison), terminator: "")
         }
         if let verdict = stored.summary.verdict {
-            print("verdict: \(verdict.rawValue): \(ComparisonReport.verdictMeaning(verdict, comparison: stored.samples.isEmpty ? nil : stored.comparison))")
+            print("verdict: \(verdict.rawValue): \(ComparisonReport.verdictMeaning(verdict, comparison: stored.boots.isEmpty ? nil : stored.comparison))")
         }
         print("reproduce: \(ShellQuote.join(stored.reproducer))")
     }
