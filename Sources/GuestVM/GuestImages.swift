@@ -204,8 +204,8 @@ public struct QEMUAcceleratorProbe: AcceleratorProbe {
         self.scratchDirectory = scratchDirectory
     }
 
-    /// How long a KVM guest may take to print its first console line: the probe's wait, and the wait of a
-    /// run's KVM boots before they fall back to TCG.
+    /// How long the probe's KVM guest may take to print "Linux version" (with earlyprintk). A run's own KVM
+    /// boots wait longer before they fall back (`RunEngine.silentConsoleTimeout`): they log later.
     public static let defaultTimeout: Duration = .seconds(6)
 
     public func probe(kernel: String?) async -> AcceleratorAnswer {

@@ -81,10 +81,9 @@ struct BootCommand: AsyncParsableCommand {
                 status = try await boot(specs, launcher: launcher, links: links, topology: topologyChoice, number: number, progress: progress)
             } catch let error as NetrigError where error.code?.isKVMFailure == true && accelerator == .kvm && forced == nil {
                 // The probe said KVM, but the guest did not run: TCG from now on, and the host's answer corrected.
-                let reason = error.code == .consoleSilent ? "a KVM guest of netrig boot printed nothing within \(RunEngine.silentConsoleTimeout)"
-                    : "QEMU could not start a KVM guest of netrig boot"
+                let (reason, correction) = MachineChoice.kvmFailure(error, of: "netrig boot", silentFor: RunEngine.silentConsoleTimeout)
                 progress.note("accelerator: \(reason): booting again under TCG (the host's answer is corrected)")
-                await probe.correct(AcceleratorAnswer(.tcg, reason + " (nested virtualization hangs here)"))
+                await probe.correct(correction)
                 accelerator = .tcg
                 continue
             }

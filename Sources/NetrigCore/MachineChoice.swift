@@ -58,6 +58,15 @@ public actor MachineChoice {
         return .switched(fallbackClock)
     }
 
+    /// Why a KVM guest of `whose` ("run 7 (baseline)", "netrig boot") did not run, and the answer that
+    /// corrects the host's kept one: what the run engine and `netrig boot` both say and keep.
+    public static func kvmFailure(_ error: NetrigError, of whose: String, silentFor: Duration) -> (reason: String, correction: AcceleratorAnswer) {
+        let reason = error.code == .consoleSilent
+            ? "a KVM guest of \(whose) printed nothing within \(silentFor)"
+            : "QEMU could not start a KVM guest of \(whose): \(error.message.prefix(200))"
+        return (reason, AcceleratorAnswer(.tcg, reason + " (nested virtualization does not work here)"))
+    }
+
     /// The fallback, once: the note of the phase it happened in.
     public func takeNote() -> String? {
         guard let fallback, !noteTaken else { return nil }

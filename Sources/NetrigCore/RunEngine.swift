@@ -528,9 +528,8 @@ public struct RunEngine: Sendable {
                                       accelerator: accelerator, clock: clock, repetitions: repetitions,
                                       firstRepetition: firstRepetition, round: round)
             } catch let error as NetrigError where error.code?.isKVMFailure == true {
-                let reason = error.code == .consoleSilent
-                    ? "a KVM guest of run \(context.runID) (\(side.rawValue)) printed nothing within \(Self.silentConsoleTimeout)"
-                    : "QEMU could not start a KVM guest of run \(context.runID) (\(side.rawValue)): \(error.message.prefix(200))"
+                let (reason, correction) = MachineChoice.kvmFailure(error, of: "run \(context.runID) (\(side.rawValue))",
+                                                                    silentFor: Self.silentConsoleTimeout)
                 switch await context.machine.fallBack(from: accelerator, reason: reason) {
                 case .refused:
                     throw error
@@ -538,7 +537,7 @@ public struct RunEngine: Sendable {
                     continue
                 case .switched(let clock):
                     progress.note("accelerator: \(reason): every boot of this run goes to TCG, \(clock.rawValue) clock (the host's answer is corrected)")
-                    await accelerators.correct(AcceleratorAnswer(.tcg, reason + " (nested virtualization does not work here)"))
+                    await accelerators.correct(correction)
                     var environment = context.environment
                     environment.accelerator = "TCG: fell back after \(reason)"
                     environment.acceleratorFallback = reason + "; the probe had said KVM (\(await context.machine.reason))"
