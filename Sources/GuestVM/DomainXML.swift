@@ -48,8 +48,9 @@ public enum DomainXML {
             case .udp(let local, let remote): "socket,id=test\(index),udp=127.0.0.1:\(remote),localaddr=127.0.0.1:\(local)"
             }
             let dmaAPI = spec.viommu && nic.model == .virtioNet ? ",disable-legacy=on,iommu_platform=on" : ""
+            let inVCPUThread = spec.clock == .virtual ? nic.model.virtualClockProperties : ""
             qemuArgs += ["-netdev", backend,
-                         "-device", "\(device),netdev=test\(index),mac=\(nic.mac),bus=pcie.0,addr=\(testSlot(index))\(dmaAPI)"]
+                         "-device", "\(device),netdev=test\(index),mac=\(nic.mac),bus=pcie.0,addr=\(testSlot(index))\(dmaAPI)\(inVCPUThread)"]
         }
         if spec.clock == .virtual { qemuArgs += ["-icount", "shift=1,sleep=off"] }
         let cpu = spec.accelerator == .kvm ? "<cpu mode='host-passthrough'/>" : ""

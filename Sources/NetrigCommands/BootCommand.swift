@@ -71,7 +71,7 @@ struct BootCommand: AsyncParsableCommand {
         while number <= count {
             let specs = (0..<topologyChoice.guestCount).map { [accelerator] end in
                 GuestSpec(name: end == 0 ? "boot" : "boot-peer", kernelImage: kernel, rootImage: image,
-                          extraCommandLine: extraArguments, memoryMiB: guest.memory, vcpus: guest.vcpus,
+                          extraCommandLine: extraArguments, memoryMiB: guest.memory, vcpus: guest.vcpus ?? 2,
                           links: links, end: end, viommu: guest.viommu, accelerator: accelerator, clock: clockChoice,
                           workDirectory: scratch + "/\(number)-\(end)", bootTimeout: .seconds(guest.bootTimeout),
                           phase: .testBaseline, blameForKernel: .usage,

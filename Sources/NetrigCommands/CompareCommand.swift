@@ -105,11 +105,12 @@ struct CompareCommand: AsyncParsableCommand {
         if let wa = a.0.environment?.workload, let wb = b.0.environment?.workload, wa != wb {
             return "the workload \(pa.workload) was declared differently (modes, durations, arguments or metrics changed between the runs)"
         }
-        if pa.memoryMiB != pb.memoryMiB || pa.vcpus != pb.vcpus {
-            return "guest sizes differ (\(pa.memoryMiB) MiB/\(pa.vcpus) vCPUs vs \(pb.memoryMiB) MiB/\(pb.vcpus) vCPUs)"
-        }
         let bootA = a.0.boots.first { $0.side == a.1 }, bootB = b.0.boots.first { $0.side == b.1 }
         guard let bootA, let bootB else { return "a kernel has no completed boot to compare" }
+        let cpusA = pa.vcpus(throughput: true, clock: bootA.clock), cpusB = pb.vcpus(throughput: true, clock: bootB.clock)
+        if pa.memoryMiB != pb.memoryMiB || cpusA != cpusB {
+            return "guest sizes differ (\(pa.memoryMiB) MiB/\(cpusA) vCPUs vs \(pb.memoryMiB) MiB/\(cpusB) vCPUs)"
+        }
         if bootA.accelerator != bootB.accelerator { return "accelerators differ (\(bootA.accelerator.rawValue) vs \(bootB.accelerator.rawValue))" }
         if bootA.clock != bootB.clock { return "measurement clocks differ (\(bootA.clock.rawValue) vs \(bootB.clock.rawValue))" }
         if bootA.kmemleak != bootB.kmemleak { return "kmemleak modes differ" }

@@ -26,8 +26,8 @@ struct GuestOptions: ParsableArguments {
     @Option(help: "Guest memory in MiB.")
     var memory: Int = 1024
 
-    @Option(help: "Guest vCPUs.")
-    var vcpus: Int = 2
+    @Option(help: "Guest vCPUs (default: 2; 1 for throughput boots in virtual time, see docs/VIRTUAL-TIME.md).")
+    var vcpus: Int?
 
     @Option(help: "Seconds a guest may take to answer SSH before its boot fails (a slower host needs more).")
     var bootTimeout: Int = 180
@@ -72,7 +72,7 @@ struct GuestOptions: ParsableArguments {
 
     func validate() throws {
         guard memory >= 256 else { throw ValidationError("--memory must be at least 256 (MiB)") }
-        guard (1...64).contains(vcpus) else { throw ValidationError("--vcpus must be between 1 and 64") }
+        guard (1...64).contains(vcpus ?? 2) else { throw ValidationError("--vcpus must be between 1 and 64") }
         guard (5...3600).contains(bootTimeout) else { throw ValidationError("--boot-timeout must be between 5 and 3600 (seconds)") }
     }
 }

@@ -253,10 +253,10 @@ extension RunCommand {
               accelerator: Accelerator?, seriesLabel: String) -> RunPlan {
         RunPlan(treeRequest: tree.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, baseRequest: base, seriesPath: seriesLabel, configName: config, nic: nic,
                 workload: workload, repetitions: repetitions, leakCheck: !noLeakCheck, clock: clock,
-                accelerator: accelerator, memoryMiB: guest.memory, vcpus: guest.vcpus,
+                accelerator: accelerator, memoryMiB: guest.memory, vcpus: guest.vcpus ?? 2,
                 commandLine: ["netrig"] + CommandLine.arguments.dropFirst(), buildOnly: buildOnly,
                 maxRepetitions: maxRepetitions, topology: topology, viommu: guest.viommu, extraCommandLine: extra,
-                rangeRequest: range, bootTimeoutSeconds: guest.bootTimeout)
+                rangeRequest: range, bootTimeoutSeconds: guest.bootTimeout, throughputVCPUs: guest.vcpus ?? RunPlan.throughputVCPUsDefault)
     }
 }
 

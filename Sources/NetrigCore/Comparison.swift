@@ -113,6 +113,8 @@ public struct Comparison: Sendable, Equatable {
     /// A change must stand this many noise levels (pooled CV) clear of zero to count, so that comparing a
     /// kernel with itself does not find changes by chance.
     public static let noiseMultiple = 3.0
+    /// Samples per side from which the noise is estimated robustly (`pooledNoise`).
+    public static let robustFrom = 5
     /// No change below this counts, however quiet the measurement.
     public static let floor = 0.005
 
@@ -224,9 +226,13 @@ public struct Comparison: Sendable, Equatable {
         return max(power, needed, n + 1)
     }
 
-    /// Root mean square of the two sides' coefficients of variation.
+    /// Root mean square of the two sides' coefficients of variation: robust ones (`robustCoefficientOfVariation`)
+    /// from `robustFrom` samples on, so that one outlier in a side does not hide a change the ranks and the
+    /// interval show; below that the median absolute deviation is too unsteady, and the standard one is used.
     static func pooledNoise(_ a: [Double], _ b: [Double]) -> Double {
-        let cvs = [a, b].filter { $0.count > 1 }.map(Statistics.coefficientOfVariation).filter { $0.isFinite }
+        let cvs = [a, b].filter { $0.count > 1 }
+            .map { $0.count >= robustFrom ? Statistics.robustCoefficientOfVariation($0) : Statistics.coefficientOfVariation($0) }
+            .filter { $0.isFinite }
         guard !cvs.isEmpty else { return 0 }
         return (cvs.map { $0 * $0 }.reduce(0, +) / Double(cvs.count)).squareRoot()
     }

@@ -12,6 +12,17 @@ public struct RunPlan: Sendable, Codable, Equatable {
     public var accelerator: Accelerator?
     public var memoryMiB: Int
     public var vcpus: Int
+    /// vCPUs of the throughput boots in virtual time: `--vcpus` when given, else `throughputVCPUsDefault`;
+    /// nil in runs stored before it existed (they booted `vcpus`).
+    /// Under the instruction counter, QEMU runs all vCPUs in one thread, taking turns; an event from the
+    /// main loop changes where the turns fall, so one vCPU measures the same work the same way (docs/VIRTUAL-TIME.md).
+    public var throughputVCPUs: Int?
+    public static let throughputVCPUsDefault = 1
+
+    /// vCPUs of a boot for `purpose` ("throughput" or another) measured in `clock`.
+    public func vcpus(throughput: Bool, clock: MeasurementClock) -> Int {
+        throughput && clock == .virtual ? (throughputVCPUs ?? vcpus) : vcpus
+    }
     /// The command line that reproduces the run.
     public var commandLine: [String]
     /// Stop after the builds (`--build-only`): the per-patch builds are the whole verdict. nil means false
@@ -45,7 +56,8 @@ public struct RunPlan: Sendable, Codable, Equatable {
                 workload: String, repetitions: Int, leakCheck: Bool, clock: MeasurementClock?,
                 accelerator: Accelerator?, memoryMiB: Int, vcpus: Int, commandLine: [String], buildOnly: Bool = false, maxRepetitions: Int? = nil,
                 topology: Topology? = nil, viommu: Bool = false, extraCommandLine: [String] = [], rangeRequest: String? = nil,
-                bootTimeoutSeconds: Int? = nil) {
+                bootTimeoutSeconds: Int? = nil, throughputVCPUs: Int? = nil) {
+        self.throughputVCPUs = throughputVCPUs
         self.rangeRequest = rangeRequest
         self.bootTimeoutSeconds = bootTimeoutSeconds
         self.topology = topology
@@ -283,7 +295,9 @@ public struct StoredRun: Sendable, Equatable {
         argv += ["--repetitions", "\(plan.repetitions)"]
         if let cap = plan.maxRepetitions { argv += ["--max-repetitions", "\(cap)"] }
         if !plan.leakCheck { argv.append("--no-leak-check") }
-        argv += ["--memory", "\(plan.memoryMiB)", "--vcpus", "\(plan.vcpus)"]
+        argv += ["--memory", "\(plan.memoryMiB)"]
+        // Given, --vcpus sets both counts; by default they differ (2, and 1 for throughput in virtual time).
+        if plan.throughputVCPUs.map({ $0 == plan.vcpus }) ?? (plan.vcpus != 2) { argv += ["--vcpus", "\(plan.vcpus)"] }
         if plan.viommu == true { argv.append("--viommu") }
         if let seconds = plan.bootTimeoutSeconds, seconds != 180 { argv += ["--boot-timeout", "\(seconds)"] }
         if let extra = plan.extraCommandLine, !extra.isEmpty { argv += ["--append", extra.joined(separator: " ")] }

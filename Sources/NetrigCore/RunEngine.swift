@@ -300,11 +300,17 @@ public struct RunEngine: Sendable {
         let samples = plannedSides.flatMap { measured[$0.0]?.samples ?? [] }
         let leaks = plannedSides.flatMap { leakResults[$0.0]?.leaks ?? [] }
         let splats = plannedSides.flatMap { (measured[$0.0]?.splats ?? []) + (leakResults[$0.0]?.splats ?? []) }
+        let clockProblems = plannedSides.flatMap { measured[$0.0]?.clockProblems ?? [] }
         return try await timed(.compare, runID, detail: "baseline against patched") {
-            Comparison(samples: samples, leaks: leaks, splats: splats, patchedLeakRounds: max(1, leakRounds),
-                       minimumEffect: finalClock.minimumEffect,
-                       setting: MetricComparison.Setting(nic: plan.nic, clock: finalClock, workload: workload.name,
-                                                         maxRepetitions: plan.maxRepetitions ?? plan.repetitions))
+            var comparison = Comparison(samples: samples, leaks: leaks, splats: splats, patchedLeakRounds: max(1, leakRounds),
+                                        minimumEffect: finalClock.minimumEffect,
+                                        setting: MetricComparison.Setting(nic: plan.nic, clock: finalClock, workload: workload.name,
+                                                                          maxRepetitions: plan.maxRepetitions ?? plan.repetitions))
+            if let first = clockProblems.first {
+                comparison.distrustMetrics(because: "a guest that measured it could not keep time: \(first)"
+                                           + (clockProblems.count > 1 ? " and \(clockProblems.count - 1) more" : ""))
+            }
+            return comparison
         }
     }
 
@@ -458,12 +464,15 @@ public struct RunEngine: Sendable {
         var splats: [Splat]
         /// How long its (first) guest took to answer SSH, when it booted one.
         var bootSeconds: Double?
+        /// What its throughput boots' kernels said about their own clocks (`GuestClockHealth`), per boot.
+        var clockProblems: [String] = []
 
-        init(samples: [Sample], leaks: [Leak], splats: [Splat], bootSeconds: Double? = nil) {
+        init(samples: [Sample], leaks: [Leak], splats: [Splat], bootSeconds: Double? = nil, clockProblems: [String] = []) {
             self.samples = samples
             self.leaks = leaks
             self.splats = splats
             self.bootSeconds = bootSeconds
+            self.clockProblems = clockProblems
         }
 
         mutating func merge(_ other: SideResult) {
@@ -471,6 +480,7 @@ public struct RunEngine: Sendable {
             leaks += other.leaks
             splats += other.splats
             bootSeconds = bootSeconds ?? other.bootSeconds
+            clockProblems += other.clockProblems
         }
     }
 
@@ -559,7 +569,7 @@ public struct RunEngine: Sendable {
             return GuestSpec(name: "\(side.rawValue)-\(purpose.rawValue)\(suffix)", kernelImage: artifact.kernelImage,
                              rootImage: context.image,
                              extraCommandLine: (kmemleak ? ["kmemleak=on"] : []) + (plan.extraCommandLine ?? []),
-                             memoryMiB: plan.memoryMiB, vcpus: plan.vcpus, links: [link], end: end, viommu: plan.viommu ?? false,
+                             memoryMiB: plan.memoryMiB, vcpus: plan.vcpus(throughput: purpose == .throughput, clock: clock), links: [link], end: end, viommu: plan.viommu ?? false,
                              accelerator: accelerator, clock: clock,
                              workDirectory: workDirectory(context.runID, side) + "/\(purpose.rawValue)-\(round)\(suffix)",
                              bootTimeout: plan.bootTimeout, phase: phase,
@@ -604,7 +614,10 @@ public struct RunEngine: Sendable {
                                       dmesg: collected.dmesg, workloadTranscript: index == 0 ? outcome.transcript : "",
                                       unsupportedReason: unsupported, kmemleakReport: collected.kmemleakReport)
                 try await store.recordBoot(context.runID, boot, samples: samples, collected: collected)
-                result.merge(SideResult(samples: samples, leaks: collected.leaks, splats: collected.splats))
+                let clockProblems = purpose == .throughput ? GuestClockHealth.problems(inKernelLog: collected.dmesg)
+                    .map { "\(side.rawValue) boot \(specs[index].name), round \(round): \($0)" } : []
+                for problem in clockProblems { progress.note("guest clock: " + problem) }
+                result.merge(SideResult(samples: samples, leaks: collected.leaks, splats: collected.splats, clockProblems: clockProblems))
             }
             return result
         }

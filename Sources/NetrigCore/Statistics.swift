@@ -31,6 +31,14 @@ public enum Statistics {
         return m == 0 ? .nan : standardDeviation(values) / abs(m)
     }
 
+    /// Robust coefficient of variation: the median absolute deviation, scaled to estimate the standard
+    /// deviation of normal data (× 1.4826), over the median. One sample far off (a 200 ms TCP retransmission
+    /// timeout in a 2 s sample) moves it little, where it multiplies the standard deviation.
+    public static func robustCoefficientOfVariation(_ values: [Double]) -> Double {
+        let m = median(values)
+        return m == 0 ? .nan : 1.4826 * median(values.map { abs($0 - m) }) / abs(m)
+    }
+
     /// Two-sided Mann-Whitney U test. Exact (by enumerating rank sums) when both samples are small and
     /// have no ties; otherwise the normal approximation with tie correction and continuity correction.
     public static func mannWhitneyU(_ a: [Double], _ b: [Double]) -> (u: Double, p: Double) {

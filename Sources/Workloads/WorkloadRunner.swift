@@ -88,10 +88,16 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
                 + " </dev/null >/tmp/netrig-server.out 2>/tmp/netrig-server.err &\necho $! >/tmp/netrig-server.pid\nsleep 0.5\n"
             _ = try await serverGuest.runScript(start, timeout: .seconds(30))
         }
-        let client = Self.fill(workload.client + mode.clientArguments, values)
-        let measured = link.topology == .pair ? [guest, serverGuest] : [guest]
+        // The client's own guest reads its CPU times right before and after the client, in the same
+        // command: SSH round trips between separate reads would count the idle guest's waiting for them
+        // (in virtual time, idle jumps to the next timer) as part of the sample.
+        let client = ["sh", "-c", "head -n 1 /proc/stat >/tmp/netrig-cpu.0; \"$@\"; s=$?; head -n 1 /proc/stat >/tmp/netrig-cpu.1; "
+                      // A client the kernel killed is reported as killed (the shell dies of the same signal).
+                      + "if [ $s -gt 128 ]; then trap - $(kill -l $((s - 128))); kill -$((s - 128)) $$; fi; exit $s",
+                      "sh"] + Self.fill(workload.client + mode.clientArguments, values)
+        let peers = link.topology == .pair ? [serverGuest] : []
         var before: [CPUTimes?] = []
-        for end in measured { before.append(try await Self.cpuTimes(of: end)) }
+        for end in peers { before.append(try await Self.cpuTimes(of: end)) }
         do {
             outputs["client"] = try await guest.run(client, timeout: workload.timeout)
         } catch is CancellationError {
@@ -100,8 +106,10 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
             throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) (\(mode.name)) on guest \(guest.name)",
                               message: "the client step failed or exceeded its timeout of \(workload.timeout): \(error)")
         }
-        var cpu: [Double?] = []
-        for (end, start) in zip(measured, before) {
+        let own = try await guest.run(["cat", "/tmp/netrig-cpu.0", "/tmp/netrig-cpu.1"], timeout: .seconds(30)).standardOutput.lines.filter { !$0.isEmpty }
+        var cpu: [Double?] = [own.count == 2 ? CPUTimes(procStat: own[0]).flatMap { start in
+            CPUTimes(procStat: own[1]).flatMap { CPUTimes.busyPercent(from: start, to: $0) } } : nil]
+        for (end, start) in zip(peers, before) {
             let after = try await Self.cpuTimes(of: end)
             cpu.append(start.flatMap { start in after.flatMap { CPUTimes.busyPercent(from: start, to: $0) } })
         }

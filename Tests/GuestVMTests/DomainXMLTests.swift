@@ -20,6 +20,26 @@ import Testing
         #expect(!DomainXML.render(spec(clock: .real), wiring: wiring).contains("icount"))
     }
 
+    /// Under the instruction counter, virtio-net does its work in the vCPU thread, on the virtual clock:
+    /// no ioeventfd and no bottom half in the main loop (docs/VIRTUAL-TIME.md). The other models need nothing.
+    @Test func virtioNetWorksInTheVCPUThreadInVirtualTime() {
+        func xml(_ model: NICModel, _ clock: MeasurementClock) -> String {
+            let link = NetworkLink(model: model, topology: .loop)
+            var spec = spec(clock: clock)
+            spec.links = [link]
+            return DomainXML.render(spec, wiring: DomainWiring(domainName: "d", diskOverlay: "/o", consoleLog: "/c", sshPort: 1,
+                                                               testNICs: TestNIC.wiring([link], ports: { 0 })[0]))
+        }
+        let timer = ",ioeventfd=off,tx=timer,x-txtimer=\(NICModel.virtioTXTimerNanoseconds)'/>"
+        let virtual = xml(.virtioNet, .virtual)
+        #expect(virtual.contains("virtio-net-pci,netdev=test0,mac=52:54:00:6e:00:01,bus=pcie.0,addr=0x11" + timer))
+        #expect(virtual.contains("virtio-net-pci,netdev=test1,mac=52:54:00:6e:00:02,bus=pcie.0,addr=0x12" + timer))
+        #expect(virtual.contains("virtio-net-pci,netdev=mgmt,mac=\(DomainXML.managementMAC),bus=pcie.0,addr=0x10'/>"),
+                "the management NIC is left as it is")
+        #expect(!xml(.virtioNet, .real).contains("ioeventfd"))
+        #expect(!xml(.e1000e, .virtual).contains("ioeventfd") && !xml(.vmxnet3, .virtual).contains("tx=timer"))
+    }
+
     @Test func testNICsAreWiredBackToBack() {
         let xml = DomainXML.render(spec(clock: .real), wiring: wiring)
         // Both test NICs sit on QEMU hub 0, each in its own slot on pcie.0.

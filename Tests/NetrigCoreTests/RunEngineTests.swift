@@ -286,6 +286,42 @@ import Testing
         #expect(store.state.withLock { $0.samples.count } == 6, "samples once per boot, not per guest")
     }
 
+    /// In virtual time, throughput boots have one vCPU unless --vcpus was given; leak boots keep theirs.
+    @Test func throughputInVirtualTimeBootsOneVCPU() async throws {
+        for (given, expected) in [(nil, 1), (2, 2)] as [(Int?, Int)] {
+            let launcher = FakeLauncher()
+            var virtualPlan = plan
+            virtualPlan.clock = .virtual
+            virtualPlan.vcpus = 2
+            virtualPlan.throughputVCPUs = given ?? RunPlan.throughputVCPUsDefault
+            _ = try await makeEngine(store: MemoryStore(), launcher: launcher).run(plan: virtualPlan, series: series, workload: workload)
+            let boots = launcher.booted.specs.withLock { $0 }.map { $0[0] }
+            #expect(boots.filter { $0.name.contains("throughput") }.allSatisfy { $0.vcpus == expected }, "\(boots.map { ($0.name, $0.vcpus) })")
+            #expect(boots.filter { $0.name.contains("leaks") }.allSatisfy { $0.vcpus == 2 })
+            #expect(boots.contains { $0.name.contains("leaks") })
+        }
+        var realPlan = plan
+        realPlan.vcpus = 2
+        realPlan.throughputVCPUs = 1
+        #expect(realPlan.vcpus(throughput: true, clock: .real) == 2, "the real clock keeps the guest's size")
+    }
+
+    /// A throughput boot whose kernel says its timer failed leaves every metric undecided: no pass and
+    /// no accusation rests on it.
+    @Test func aGuestThatCouldNotKeepTimeDecidesNothing() async throws {
+        let store = MemoryStore()
+        let engine = RunEngine(kernel: FakeKernel(failSide: nil), images: FakeImages(), accelerators: FakeProbe(), guests: FakeLauncher(),
+                               workloads: FakeWorkloads(),
+                               collector: FakeCollector(leaks: [:], throughputDmesg: "[    0.51] APIC timer disabled due to verification failure\n"),
+                               store: store, progress: SilentProgress(), clock: { 0 }, timestamp: { "now" }, workDirectory: { _, side in "/nonexistent/\(side)" })
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.verdict == .inconclusive)
+        let metric = try #require(outcome.comparison?.metrics.first)
+        #expect(metric.verdict == .inconclusive)
+        #expect(metric.verdictText.contains("could not keep time: baseline boot"), "\(metric.verdictText)")
+        #expect(metric.verdictText.contains("the local APIC timer failed its calibration"))
+    }
+
     @Test func impossibleGuestPlansAreRefusedBeforeAnythingIsBuilt() async throws {
         var netdevsimPair = plan
         netdevsimPair.nic = .netdevsim
@@ -584,13 +620,15 @@ struct FakeWorkloads: WorkloadExecutor {
 
 struct FakeCollector: GuestCollector {
     var leaks: [Side: [Leak]]
+    /// What every throughput boot's (kmemleak off) dmesg says, as a guest whose timer failed would.
+    var throughputDmesg = ""
     /// When set, the leaks are found in the first scan of each side only (as kmemleak missing them later).
     var onlyOnce = false
     let scans = Scans()
     final class Scans: Sendable { let count = Mutex([Side: Int]()) }
     func prepare(on guest: any GuestSession, kmemleak: Bool) async throws {}
     func collect(on guest: any GuestSession, side: Side, kmemleak: Bool) async throws -> Collected {
-        guard kmemleak else { return Collected(leaks: [], splats: [], dmesg: "") }
+        guard kmemleak else { return Collected(leaks: [], splats: [], dmesg: throughputDmesg) }
         let scan = scans.count.withLock { $0[side, default: 0] += 1; return $0[side]! }
         let found = onlyOnce && scan > 1 ? [] : leaks[side] ?? []
         return Collected(leaks: found, splats: [], dmesg: "", kmemleakReport: found.map(\.raw).joined())
