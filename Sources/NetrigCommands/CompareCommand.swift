@@ -107,12 +107,13 @@ struct CompareCommand: AsyncParsableCommand {
         }
         let bootA = a.0.boots.first { $0.side == a.1 }, bootB = b.0.boots.first { $0.side == b.1 }
         guard let bootA, let bootB else { return "a kernel has no completed boot to compare" }
+        if bootA.accelerator != bootB.accelerator { return "accelerators differ (\(bootA.accelerator.rawValue) vs \(bootB.accelerator.rawValue))" }
+        if bootA.clock != bootB.clock { return "measurement clocks differ (\(bootA.clock.rawValue) vs \(bootB.clock.rawValue))" }
+        // The throughput boots' size, which in virtual time is one vCPU unless --vcpus was given.
         let cpusA = pa.vcpus(throughput: true, clock: bootA.clock), cpusB = pb.vcpus(throughput: true, clock: bootB.clock)
         if pa.memoryMiB != pb.memoryMiB || cpusA != cpusB {
             return "guest sizes differ (\(pa.memoryMiB) MiB/\(cpusA) vCPUs vs \(pb.memoryMiB) MiB/\(cpusB) vCPUs)"
         }
-        if bootA.accelerator != bootB.accelerator { return "accelerators differ (\(bootA.accelerator.rawValue) vs \(bootB.accelerator.rawValue))" }
-        if bootA.clock != bootB.clock { return "measurement clocks differ (\(bootA.clock.rawValue) vs \(bootB.clock.rawValue))" }
         if bootA.kmemleak != bootB.kmemleak { return "kmemleak modes differ" }
         return nil
     }
