@@ -16,16 +16,8 @@ public enum GuestClockHealth {
         let lines = text.lines
         return signatures.compactMap { signature in
             let regex = try! Regex(signature.pattern)
-            return lines.first { $0.contains(regex) }.map { "\(signature.meaning) (\"\($0.trimmingWhitespace.stripDmesgTimestamp)\")" }
+            return lines.first { $0.contains(regex) }.map { "\(signature.meaning) (\"\($0.withoutDmesgTimestamp.trimmingWhitespace)\")" }
         }
-    }
-}
-
-extension String {
-    /// "[   12.345678] text" as "text".
-    var stripDmesgTimestamp: String {
-        guard hasPrefix("["), let close = firstIndex(of: "]") else { return self }
-        return String(self[index(after: close)...]).trimmingWhitespace
     }
 }
 

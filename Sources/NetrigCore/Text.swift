@@ -14,6 +14,16 @@ extension StringProtocol {
         String(self).split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
     }
 
+    /// `[   12.345678] text` → `text`: the line without its dmesg timestamp. One space separates the
+    /// timestamp from the text; more spaces are the text's own indentation. Other brackets are kept.
+    public var withoutDmesgTimestamp: String {
+        guard hasPrefix("["), let close = firstIndex(of: "]") else { return String(self) }
+        let inside = self[index(after: startIndex)..<close]
+        guard inside.allSatisfy({ $0.isNumber || $0 == "." || $0 == " " }) else { return String(self) }
+        let rest = self[index(after: close)...]
+        return String(rest.first == " " ? rest.dropFirst() : rest)
+    }
+
     /// The last `count` lines, for console tails and log excerpts (any line ending counts, see `lines`).
     public func lastLines(_ count: Int) -> [String] {
         let lines = self.lines

@@ -58,15 +58,8 @@ public enum SplatDetector {
         return markers.contains { line.hasPrefix($0) }
     }
 
-    /// `[   12.345678] text` → `text`.
-    static func stripTimestamp(_ line: String) -> String {
-        guard line.hasPrefix("["), let close = line.firstIndex(of: "]") else { return line }
-        let inside = line[line.index(after: line.startIndex)..<close]
-        guard inside.allSatisfy({ $0.isNumber || $0 == "." || $0 == " " }) else { return line }
-        // One space separates the timestamp from the text; more spaces are the text's own indentation.
-        let rest = line[line.index(after: close)...]
-        return String(rest.first == " " ? rest.dropFirst() : rest)
-    }
+    /// `[   12.345678] text` → `text` (`String.withoutDmesgTimestamp`).
+    static func stripTimestamp(_ line: String) -> String { line.withoutDmesgTimestamp }
 
     /// The title without what changes between boots (CPU, PID, addresses), so the same splat on both sides
     /// compares equal.
