@@ -19,7 +19,7 @@ public struct RunPlan: Sendable, Codable, Equatable {
     public var throughputVCPUs: Int?
     public static let throughputVCPUsDefault = 1
 
-    /// vCPUs of a boot for `purpose` ("throughput" or another) measured in `clock`.
+    /// vCPUs of a boot, a throughput boot or another (a leak boot), measured in `clock`.
     public func vcpus(throughput: Bool, clock: MeasurementClock) -> Int {
         throughput && clock == .virtual ? (throughputVCPUs ?? vcpus) : vcpus
     }
@@ -297,7 +297,8 @@ public struct StoredRun: Sendable, Equatable {
         if !plan.leakCheck { argv.append("--no-leak-check") }
         argv += ["--memory", "\(plan.memoryMiB)"]
         // Given, --vcpus sets both counts; by default they differ (2, and 1 for throughput in virtual time).
-        if plan.throughputVCPUs.map({ $0 == plan.vcpus }) ?? (plan.vcpus != 2) { argv += ["--vcpus", "\(plan.vcpus)"] }
+        // A run stored before the two existed booted `vcpus` everywhere, which only --vcpus says now.
+        if plan.throughputVCPUs.map({ $0 == plan.vcpus }) ?? true { argv += ["--vcpus", "\(plan.vcpus)"] }
         if plan.viommu == true { argv.append("--viommu") }
         if let seconds = plan.bootTimeoutSeconds, seconds != 180 { argv += ["--boot-timeout", "\(seconds)"] }
         if let extra = plan.extraCommandLine, !extra.isEmpty { argv += ["--append", extra.joined(separator: " ")] }

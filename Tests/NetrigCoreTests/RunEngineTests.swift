@@ -304,6 +304,17 @@ import Testing
         realPlan.vcpus = 2
         realPlan.throughputVCPUs = 1
         #expect(realPlan.vcpus(throughput: true, clock: .real) == 2, "the real clock keeps the guest's size")
+        // The reproducer says --vcpus when it was given, and for a run stored before throughput boots had their own count.
+        func reproducer(vcpus: Int, throughput: Int?) -> [String] {
+            var sized = plan
+            sized.vcpus = vcpus
+            sized.throughputVCPUs = throughput
+            return MemoryStore().stored(plan: sized, series: series).reproducer
+        }
+        #expect(!reproducer(vcpus: 2, throughput: 1).contains("--vcpus"))
+        #expect(reproducer(vcpus: 2, throughput: 2).joined(separator: " ").contains("--vcpus 2"))
+        #expect(reproducer(vcpus: 1, throughput: 1).joined(separator: " ").contains("--vcpus 1"))
+        #expect(reproducer(vcpus: 2, throughput: nil).joined(separator: " ").contains("--vcpus 2"), "an old run booted 2 for throughput")
     }
 
     /// A throughput boot whose kernel says its timer failed leaves every metric undecided: no pass and
