@@ -90,8 +90,11 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         }
         // The client's own guest reads its CPU times right before and after the client, in the same
         // command: SSH round trips between separate reads would count the idle guest's waiting for them
-        // (in virtual time, idle jumps to the next timer) as part of the sample.
-        let client = ["sh", "-c", "head -n 1 /proc/stat >/tmp/netrig-cpu.0; \"$@\"; s=$?; head -n 1 /proc/stat >/tmp/netrig-cpu.1; "
+        // (in virtual time, idle jumps to the next timer) as part of the sample. Its TCP loss counters
+        // over the same span go to the transcript: a sample that fell short shows whether TCP waited
+        // for a retransmission timeout meanwhile.
+        let client = ["sh", "-c", "head -n 1 /proc/stat >/tmp/netrig-cpu.0; nstat -n >/dev/null 2>&1; \"$@\"; s=$?; "
+                      + "head -n 1 /proc/stat >/tmp/netrig-cpu.1; nstat -z \(Self.tcpLossCounters.joined(separator: " ")) >/tmp/netrig-tcp 2>&1; "
                       // A client the kernel killed is reported as killed (the shell dies of the same signal).
                       + "if [ $s -gt 128 ]; then trap - $(kill -l $((s - 128))); kill -$((s - 128)) $$; fi; exit $s",
                       "sh"] + Self.fill(workload.client + mode.clientArguments, values)
@@ -107,6 +110,9 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
                               message: "the client step failed or exceeded its timeout of \(workload.timeout): \(error)")
         }
         let own = try await guest.run(["cat", "/tmp/netrig-cpu.0", "/tmp/netrig-cpu.1"], timeout: .seconds(30)).standardOutput.lines.filter { !$0.isEmpty }
+        var tcp = try await guest.run(["cat", "/tmp/netrig-tcp"], timeout: .seconds(30))
+        tcp.exitStatus = 0  // context for the transcript, never a failed step
+        outputs["tcp counters"] = tcp
         var cpu: [Double?] = [own.count == 2 ? CPUTimes(procStat: own[0]).flatMap { start in
             CPUTimes(procStat: own[1]).flatMap { CPUTimes.busyPercent(from: start, to: $0) } } : nil]
         for (end, start) in zip(peers, before) {
@@ -133,6 +139,10 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         }
         return (outputs, cpu)
     }
+
+    /// nstat's names of the sender's TCP loss events: segments sent again, retransmission timeouts, tail
+    /// loss probes.
+    static let tcpLossCounters = ["TcpRetransSegs", "TcpExtTCPTimeouts", "TcpExtTCPLossProbes", "TcpExtTCPSpuriousRTOs"]
 
     static func cpuTimes(of guest: any GuestSession) async throws -> CPUTimes? {
         CPUTimes(procStat: try await guest.run(["head", "-n", "1", "/proc/stat"], timeout: .seconds(30)).standardOutput)

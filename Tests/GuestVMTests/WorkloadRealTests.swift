@@ -58,6 +58,9 @@ import Testing
         #expect(outcome.samples.filter { $0.metric.hasSuffix("cpu") }.allSatisfy { !$0.higherIsBetter && $0.unit == "%" })
         #expect(outcome.samples.allSatisfy { ($0.cpuBusy ?? 0) > 0 && ($0.cpuBusy ?? 101) <= 100 && $0.peerCPUBusy == nil },
                 "the guest's CPU use from /proc/stat, one guest in loop: \(outcome.samples.map { $0.cpuBusy ?? -1 })")
+        // Each sample's TCP loss counters, from nstat over the client's own span, zeros included.
+        #expect(outcome.transcript.contains("### tcp counters (exited with status 0)"))
+        #expect(outcome.transcript.contains("TcpExtTCPTimeouts"), "\(outcome.transcript.lastLines(40))")
         #expect(outcome.transcript.contains("loop: nr0 (vmxnet3)"))
         #expect(outcome.transcript.contains("xdp: XDP_PASS attached, RX buffers come from the page pool"))
     }
