@@ -5,8 +5,8 @@ import NetrigCore
 /// command line, accelerator, memory and vCPUs, parsed and checked in one place.
 struct GuestOptions: ParsableArguments {
     @Option(name: [.customLong("nics"), .customLong("nic")],
-            help: "NIC models, comma-separated (a matrix in run): \(NICModel.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var nics: String = NICModel.virtioNet.rawValue
+            help: "NIC models, comma-separated (a matrix in run): \(NICModel.allCases.map(\.rawValue).joined(separator: ", ")). Default: boot's virtio-net; run's the workload's first, skipping for a throughput workload a NIC whose throughput is not steady in virtual time (docs/VIRTUAL-TIME.md).")
+    var nics: String?
 
     @Option(help: "How the NICs are wired: loop (one guest, both ends) or pair (two guests); run's default: the workload's first.")
     var topology: String?
@@ -32,8 +32,12 @@ struct GuestOptions: ParsableArguments {
     @Option(help: "Seconds a guest may take to answer SSH before its boot fails (a slower host needs more).")
     var bootTimeout: Int = 180
 
-    /// The NIC models in the order given, each once.
-    func nicModels() throws -> [NICModel] {
+    /// Whether the user named the NICs.
+    var namedNICs: Bool { nics != nil }
+
+    /// The NIC models in the order given, each once; `automatic` when none were named.
+    func nicModels(automatic: NICModel = .virtioNet) throws -> [NICModel] {
+        guard let nics else { return [automatic] }
         let models = try nics.split(separator: ",").map { $0.trimmingWhitespace }.filter { !$0.isEmpty }.map { name in
             guard let model = NICModel(rawValue: name) else {
                 throw ValidationError("unknown NIC '\(name)'; choose from \(NICModel.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -70,10 +70,13 @@ public struct MetricComparison: Sendable, Equatable, Codable {
         if setting.clock == .real {
             help.append("the virtual clock (--clock virtual: TCG and the loop topology count instructions, not host time)")
         }
-        if setting.nic == .virtioNet {
-            help.append("another NIC (--nic vmxnet3 or e1000e: virtio-net's rate is bounded by QEMU's device emulation)")
-        } else {
+        switch setting.nic.throughputInVirtualTime {
+        case .steady:
             help.append("another NIC (--nic)")
+        case .outliers(let why), .unmeasured(let why):
+            let steady = NICModel.allCases.filter { $0 != setting.nic && $0.throughputInVirtualTime.isSteady }.map(\.rawValue)
+            help.append("a NIC whose throughput is steady in virtual time (--nic \(steady.joined(separator: " or "))): "
+                        + "on \(setting.nic.rawValue), \(why)")
         }
         help.append("a longer sample (the duration in workloads/\(setting.workload).toml), which averages a stall away")
         // One side's samples spread far apart: a few outliers, not steady noise.

@@ -35,6 +35,20 @@ public enum NICModel: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// Offloads turned off on the test NICs in the guest (`ethtool -K IF FEATURE off`). QEMU 7.2 emulates
+    /// TSO for e1000e, igb and vmxnet3 (hw/net/net_tx_pkt.c, `net_tx_pkt_do_sw_fragmentation`) by cutting
+    /// the 64 KB frame into IP fragments, not TCP segments, when the peer takes no virtio header (a hub or
+    /// a socket): the receiver reassembles datagrams of ~30 fragments, a late fragment reorders the stream
+    /// and TCP retransmits spuriously, and a lost one stalls the sender until a retransmission timeout
+    /// (measured: docs/VIRTUAL-TIME.md). With TSO off the guest segments in software (GSO), as it would
+    /// for a NIC without TSO, the same on every QEMU: TCP segments on the wire, as on real hardware.
+    public var offloadsTurnedOff: [String] {
+        switch self {
+        case .e1000e, .igb, .vmxnet3: ["tso"]
+        case .virtioNet, .netdevsim, .veth: []
+        }
+    }
+
     /// How long (virtual ns) virtio-net's TX timer gathers packets after a kick before it transmits them.
     public static let virtioTXTimerNanoseconds = 1_000
 

@@ -98,6 +98,7 @@ public enum LinkSetup {
 
             """
         }
+        script += offloadsScript(link.model, [local, "ip netns exec \(ns) ethtool -K \(peer)"])
         script += """
         ip addr add \(link.localAddress)/24 dev \(local)
         ip link set \(local) up
@@ -112,6 +113,16 @@ public enum LinkSetup {
         return script + pingScript(link) + "echo \"loop: \(local) (\(link.model.driver)) <-> \(ns)/\(peer)\"\n"
     }
 
+    /// `ethtool -K` for the model's `offloadsTurnedOff` on each end: a plain interface name, or a command
+    /// prefix that ends in `ethtool -K IF` (the peer end inside its namespace). Says what it did.
+    static func offloadsScript(_ model: NICModel, _ ends: [String]) -> String {
+        let features = model.offloadsTurnedOff
+        guard !features.isEmpty else { return "" }
+        let settings = features.map { "\($0) off" }.joined(separator: " ")
+        let commands = ends.map { end in end.contains(" ") ? "\(end) \(settings)" : "ethtool -K \(end) \(settings)" }
+        return commands.joined(separator: "\n") + "\necho \"offloads: \(settings) on \(model.rawValue) (QEMU's TSO emulation sends IP fragments)\"\n"
+    }
+
     /// One end of a `pair` link: end 0 takes the local name and address, end 1 the peer's.
     static func pairEndScript(_ link: NetworkLink, end: Int, xdpPass: Bool = true) -> String {
         let (mac, name, address) = end == 0 ? (link.localMAC, link.localInterface, link.localAddress)
@@ -120,7 +131,7 @@ public enum LinkSetup {
         nic=$(find_if \(mac))
         check_driver "$nic" \(link.model.driver)
         ip link set "$nic" down; ip link set "$nic" name \(name)
-        ip addr flush dev \(name)
+        \(offloadsScript(link.model, [name]))ip addr flush dev \(name)
         ip addr add \(address)/24 dev \(name)
         ip link set \(name) up
 

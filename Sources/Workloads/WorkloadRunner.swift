@@ -93,8 +93,17 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         // (in virtual time, idle jumps to the next timer) as part of the sample. Its TCP loss counters
         // over the same span go to the transcript: a sample that fell short shows whether TCP waited
         // for a retransmission timeout meanwhile.
-        let client = ["sh", "-c", "head -n 1 /proc/stat >/tmp/netrig-cpu.0; nstat -n >/dev/null 2>&1; \"$@\"; s=$?; "
-                      + "head -n 1 /proc/stat >/tmp/netrig-cpu.1; nstat -z \(Self.tcpLossCounters.joined(separator: " ")) >/tmp/netrig-tcp 2>&1; "
+        // Beside the loss counters, every counter that moved, on both ends (in `loop` the receiving end's
+        // namespace has its own counters, and nstat its own history file there): where a frame was lost.
+        let peerCounters = link.topology == .loop ? ShellQuote.join(["ip", "netns", "exec", link.peerNamespace, "nstat"]) : nil
+        let peerHistory = "NSTAT_HISTORY=/tmp/netrig-nstat.peer"
+        let client = ["sh", "-c", "head -n 1 /proc/stat >/tmp/netrig-cpu.0; nstat -n >/dev/null 2>&1; "
+                      + (peerCounters.map { "\(peerHistory) \($0) -n >/dev/null 2>&1; " } ?? "")
+                      + "\"$@\"; s=$?; "
+                      + "head -n 1 /proc/stat >/tmp/netrig-cpu.1; { nstat -s -z \(Self.tcpLossCounters.joined(separator: " ")); "
+                      + "echo '# every counter that moved, this end'; nstat -s; "
+                      + (peerCounters.map { "echo '# every counter that moved, the receiving end (\(link.peerNamespace))'; \(peerHistory) \($0) -s; " } ?? "")
+                      + "} >/tmp/netrig-tcp 2>&1; "
                       // A client the kernel killed is reported as killed (the shell dies of the same signal).
                       + "if [ $s -gt 128 ]; then trap - $(kill -l $((s - 128))); kill -$((s - 128)) $$; fi; exit $s",
                       "sh"] + Self.fill(workload.client + mode.clientArguments, values)

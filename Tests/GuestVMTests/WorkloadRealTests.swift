@@ -61,6 +61,13 @@ import Testing
         // Each sample's TCP loss counters, from nstat over the client's own span, zeros included.
         #expect(outcome.transcript.contains("### tcp counters (exited with status 0)"))
         #expect(outcome.transcript.contains("TcpExtTCPTimeouts"), "\(outcome.transcript.lastLines(40))")
+        // And every counter that moved on both ends: the receiving namespace keeps its own nstat history,
+        // so its deltas are its own (it received the segments the root namespace sent).
+        let receiving = try #require(outcome.transcript.range(of: "# every counter that moved, the receiving end (peer)"),
+                                     "\(outcome.transcript.lastLines(60))")
+        let receiverSection = outcome.transcript[receiving.upperBound...].split(separator: "\n").dropFirst()
+            .prefix(while: { !$0.hasPrefix("##") && !$0.hasPrefix("# every") })
+        #expect(receiverSection.contains { $0.hasPrefix("TcpInSegs ") }, "\(receiverSection.joined(separator: "\n"))")
         #expect(outcome.transcript.contains("loop: nr0 (vmxnet3)"))
         #expect(outcome.transcript.contains("xdp: XDP_PASS attached, RX buffers come from the page pool"))
     }

@@ -121,6 +121,28 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         #expect(workload.metrics.first?.scale == 0.046875)
     }
 
+    @Test func withoutANamedNICEachShippedWorkloadGetsTheNICItIsWrittenFor() throws {
+        let catalog = WorkloadCatalog(directory: repositoryRoot + "/workloads")
+        // The throughput workloads measure on a NIC whose rate holds still in virtual time, and say nothing
+        // before measuring there; the page-pool workloads keep the page-pool NIC they list first.
+        for name in ["msg_zerocopy", "iperf3", "tcp_mmap"] {
+            let workload = try catalog.load(name)
+            #expect(workload.measuresDataRate, "\(name)")
+            let choice = NICChoice.automatic(for: workload)
+            #expect(choice.model.throughputInVirtualTime.isSteady, "\(name): \(choice)")
+            #expect(NICChoice.caveat(for: choice.model, workload: workload, clock: .virtual) == nil)
+            let warning = try #require(NICChoice.caveat(for: .e1000e, workload: workload, clock: nil))
+            #expect(warning.contains("retransmission timeout") && warning.contains("--nic virtio-net or veth"), "\(warning)")
+            #expect(NICChoice.caveat(for: .e1000e, workload: workload, clock: .real) == nil)
+        }
+        for name in ["pp_churn", "pp_inflight_teardown"] {
+            let workload = try catalog.load(name)
+            #expect(!workload.measuresDataRate, "\(name)")
+            #expect(NICChoice.automatic(for: workload).model == .vmxnet3)
+            #expect(NICChoice.caveat(for: .vmxnet3, workload: workload, clock: .virtual) == nil)
+        }
+    }
+
     @Test func unknownWorkloadNamesTheKnownOnes() {
         #expect {
             try WorkloadCatalog(directory: repositoryRoot + "/workloads").load("nope")
@@ -158,6 +180,15 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         #expect(LinkSetup.loopScript(vmxnet3).contains("netrig-xdp"))
         #expect(!LinkSetup.loopScript(vmxnet3, xdpPass: false).contains("netrig-xdp"))
         #expect(!LinkSetup.pairEndScript(vmxnet3, end: 1, xdpPass: false).contains("netrig-xdp"))
+        // QEMU's TSO emulation for these models sends IP fragments: both ends segment in software instead.
+        for model in [NICModel.e1000e, .vmxnet3, .igb] {
+            let loop = LinkSetup.loopScript(NetworkLink(model: model, topology: .loop))
+            #expect(loop.contains("ethtool -K nr0 tso off\nip netns exec peer ethtool -K nr1 tso off\n"), "\(loop)")
+            #expect(LinkSetup.pairEndScript(NetworkLink(model: model, topology: .pair), end: 1).contains("ethtool -K nr1 tso off"))
+        }
+        for model in [NICModel.virtioNet, .veth, .netdevsim] {
+            #expect(!LinkSetup.loopScript(NetworkLink(model: model, topology: .loop)).contains("ethtool -K"))
+        }
         let churn = try catalog.load("pp_churn")
         #expect(churn.scripts?["pp_churn.sh"]?.hasPrefix("#!/bin/sh") == true, "the script's text travels with the workload")
         #expect(churn.client == ["sh", "{pp_churn.sh}", "{peer_ns}", "{peer_if}", "{peer_ip}", "{duration}"])
