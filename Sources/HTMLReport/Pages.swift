@@ -147,9 +147,19 @@ enum Pages {
                     buildCell.append(link(log, "log"))
                 }
             }
-            return [.text("\(patch.index)/\(patch.total)"), .text(patch.subject), .text(patch.author), .text(applied), Markup(buildCell)]
+            // The trailers reviewers gave on the list, as b4 would add them (netrig applies the mail as sent).
+            let trailers = patch.trailers.map { trailer in
+                element("div", ["class": "trailer"], [element("code", text: trailer.line)] + (trailer.givenBy == trailer.value ? [] : [.text(" (from \(trailer.givenBy))")]))
+            }
+            return [.text("\(patch.index)/\(patch.total)"), .text(patch.subject), .text(patch.author), Markup(trailers.isEmpty ? [.text("-")] : trailers),
+                    .text(applied), Markup(buildCell)]
         }
-        return [element("h2", text: "Patches"), table(header: ["#", "subject", "author", "apply", "build"], rows: rows)]
+        var parts = [element("h2", text: "Patches")]
+        for note in series.intakeNotes { parts.append(element("p", text: note)) }
+        if !series.prerequisitePatchIDs.isEmpty {
+            parts.append(element("p", text: "needs patches it does not carry (prerequisite-patch-id): " + series.prerequisitePatchIDs.joined(separator: ", ")))
+        }
+        return parts + [table(header: ["#", "subject", "author", "trailers from the list", "apply", "build"], rows: rows)]
     }
 
     static func configSection(_ run: StoredRun, files: RunFiles) -> [Markup] {

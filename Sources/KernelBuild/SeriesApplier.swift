@@ -15,13 +15,21 @@ struct SeriesApplier: Sendable {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         for patch in series.patches {
             let file = scratch + "/\(patch.index).patch"
-            try patch.mail.write(toFile: file, atomically: true, encoding: .utf8)
+            // The bytes as they arrived: git am decodes them itself, as it would from the list.
+            try patch.mail.write(to: URL(fileURLWithPath: file))
             let am = try await git.tryRun(["am", "--keep-cr", "--quiet", file])
             if !am.succeeded {
-                let check = try await git.tryRun(["apply", "--check", "--verbose", file])
+                // git apply reads a diff, not a mail: it is given the patch as git mailinfo decoded it.
+                let diffFile = scratch + "/\(patch.index).diff"
+                try Data((patch.diff ?? patch.mailText).utf8).write(to: URL(fileURLWithPath: diffFile))
+                let check = try await git.tryRun(["apply", "--check", "--verbose", diffFile])
                 _ = try await git.tryRun(["am", "--abort"])
                 let head = try await git.run(["rev-parse", "HEAD"], phase: .applySeries)
                 try await git.run(["update-ref", "refs/netrig/applied", head], phase: .applySeries)
+                let rest = Array(series.patches.drop { $0.index < patch.index })
+                if let applied = try await alreadyApplied(rest, on: head, git: git, scratch: scratch) {
+                    throw applied
+                }
                 throw failure(patch: patch, amOutput: am.standardError + am.standardOutput,
                               checkOutput: check.standardError, keptAt: head, applied: commits.count)
             }
@@ -29,6 +37,27 @@ struct SeriesApplier: Sendable {
         }
         try await git.run(["update-ref", "refs/netrig/applied", commits.last ?? base], phase: .applySeries)
         return AppliedSeries(baseCommit: base, commits: commits)
+    }
+
+    /// When `patches` (the one that failed and those after it) are already in the tree at `head`: they
+    /// reverse-apply there, last first. The base is wrong, not the series. The worktree is reset after.
+    func alreadyApplied(_ patches: [Patch], on head: String, git: Git, scratch: String) async throws -> NetrigError? {
+        guard let first = patches.first, let last = patches.last else { return nil }
+        var reversed = 0
+        for patch in patches.reversed() {
+            let file = scratch + "/\(patch.index).reverse.diff"
+            try Data((patch.diff ?? patch.mailText).utf8).write(to: URL(fileURLWithPath: file))
+            guard try await git.tryRun(["apply", "--reverse", file]).succeeded else { break }
+            reversed += 1
+        }
+        try await git.run(["checkout", "--quiet", "--force", head], phase: .applySeries)
+        try await git.run(["clean", "-fdxq"], phase: .applySeries)
+        guard reversed == patches.count else { return nil }
+        let which = patches.count == 1 ? "\(first.label) is" : "patches \(first.index)–\(last.index) of \(last.total) are"
+        return NetrigError(phase: .applySeries, blame: .usage, subject: first.label,
+                           message: "\(which) already applied on the base \(head.prefix(12)): every one of them reverse-applies there",
+                           details: ["the base already contains the series: test it on the commit before it (--base REF), or on a tree without it"],
+                           patch: first.index)
     }
 
     func checkout(_ commit: String, in git: Git) async throws {
@@ -50,7 +79,7 @@ struct SeriesApplier: Sendable {
         }
         if let location {
             details.append("does not apply to \(location.file) at line \(location.line)")
-            if let hunk = Self.hunk(in: patch.mail, file: location.file, oldStart: location.line) {
+            if let hunk = Self.hunk(in: patch.diff ?? patch.mailText, file: location.file, oldStart: location.line) {
                 details.append("hunk: \(hunk)")
             }
         }

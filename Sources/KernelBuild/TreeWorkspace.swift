@@ -32,8 +32,15 @@ public struct TreeWorkspace: Sendable {
         let baseRef: String
         if let base {
             baseRef = base
-        } else if let trailer = series?.baseCommit,
-                  try await git.tryRun(["cat-file", "-e", trailer + "^{commit}"]).succeeded {
+        } else if let trailer = series?.baseCommit {
+            // Never a silent HEAD: a series applied elsewhere than its base may fail (blamed on the series)
+            // or pass (a proof about another base).
+            guard try await git.tryRun(["cat-file", "-e", trailer + "^{commit}"]).succeeded else {
+                throw NetrigError(phase: .prepareTree, blame: .usage, subject: "base-commit \(trailer)",
+                                  message: "the series' base-commit is not in \(name) (\(repository))",
+                                  details: ["fix: fetch it into a tree of yours and give that tree: git -C TREE fetch REMOTE \(trailer); netrig run --tree TREE",
+                                            "or test the series on another base, knowingly: --base REF (e.g. --base HEAD)"])
+            }
             baseRef = trailer
         } else {
             baseRef = "HEAD"
@@ -73,6 +80,7 @@ public struct TreeWorkspace: Sendable {
         let target = directories.trees + "/debian-linux-source-6.12"
         if fm.fileExists(atPath: target + "/.git"),
            try await Git(directory: target).tryRun(["rev-parse", "--verify", "HEAD"]).succeeded {
+            try await canonicalize(target)
             return target
         }
         guard fm.fileExists(atPath: debianTarball) else {
@@ -97,10 +105,28 @@ public struct TreeWorkspace: Sendable {
         progress.status("importing: git add -f (about a minute)")
         try await git.run(["add", "-f", "."], phase: .prepareTree)
         let version = (try? String(contentsOfFile: staging + "/Makefile", encoding: .utf8)).map(Self.makefileVersion) ?? "6.12"
-        try await git.run(["commit", "--quiet", "-m", "Debian linux-source-6.12 \(version)"], phase: .prepareTree)
+        try await git.run(["commit", "--quiet", "-m", Self.importMessage(version)], phase: .prepareTree)
+        try await canonicalize(staging)
         try? fm.removeItem(atPath: target)
         try fm.moveItem(atPath: staging, toPath: target)
         return target
+    }
+
+    static func importMessage(_ version: String) -> String { "Debian linux-source-6.12 \(version)" }
+
+    /// Makes the import's one commit the same on every machine: its tree, netrig's identity, a fixed date
+    /// and message, no parent. An import made before (with the date it was made on) is rewritten in
+    /// place: the same tree, so worktrees and build caches stay valid.
+    func canonicalize(_ repository: String) async throws {
+        let git = Git(directory: repository)
+        let head = try await git.run(["rev-parse", "HEAD"], phase: .prepareTree)
+        let tree = try await git.run(["rev-parse", "HEAD^{tree}"], phase: .prepareTree)
+        let version = Self.makefileVersion(try await git.run(["show", "HEAD:Makefile"], phase: .prepareTree))
+        let canonical = try await git.run(["commit-tree", tree, "-m", Self.importMessage(version)], phase: .prepareTree,
+                                          environment: ["GIT_AUTHOR_DATE": Git.fixedDate])
+        if canonical != head {
+            try await git.run(["update-ref", "-m", "netrig: canonical import commit", "HEAD", canonical], phase: .prepareTree)
+        }
     }
 
     static func makefileVersion(_ makefile: String) -> String {

@@ -64,7 +64,8 @@ enum ComparisonReport {
         let boot = run.boots.first
         var text = "run \(run.summary.id): '\(run.summary.seriesTitle)'"
         if let series = run.series { text += " (\(series.patches.count) patch\(series.patches.count == 1 ? "" : "es"), v\(series.revision))" }
-        text += "\n  tree \(run.summary.treeName) at \(run.summary.baseCommit.prefix(12)), config \(run.summary.configName), "
+        text += "\n  " + (run.summary.treeName.isEmpty ? "tree not prepared" : "tree \(run.summary.treeName) at \(run.summary.baseCommit.prefix(12))")
+            + ", config \(run.summary.configName), "
         text += "NIC \(run.plan.guestSetup), workload \(run.summary.workload)"
         if let boot { text += ", \(boot.accelerator.rawValue.uppercased()), \(boot.clock.rawValue) clock, kmemleak \(boot.kmemleak ? "on" : "off")" }
         if let hypervisor = run.environment?.hypervisor { text += ", \(hypervisor)" }

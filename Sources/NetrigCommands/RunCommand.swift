@@ -23,8 +23,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "A local kernel git tree (default: Debian's linux-source-6.12, imported once into the cache).")
     var tree: String?
 
-    @Option(help: "Base commit of the series in the tree (default: the series' base-commit trailer, else HEAD).")
+    @Option(help: "Base commit of the series in the tree (default: the series' base-commit trailer, else HEAD; a base-commit the tree lacks is an error).")
     var base: String?
+
+    @Option(help: "The revision to test when the mbox holds several (v1, v2, ...): default the newest.")
+    var revision: Int?
 
     @Option(help: "Named config from kconfigs/.")
     var config: String = "default"
@@ -70,7 +73,6 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         let seriesPath = series ?? layout.defaultSeries
-        let nicModels = try guest.nicModels()
         let topologyChoice = try guest.topologyChoice()
         let extraArguments = try guest.extraCommandLine()
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
@@ -91,8 +93,15 @@ struct RunCommand: AsyncParsableCommand {
         let workloadDefinition: WorkloadDefinition
         do {
             let source = range == nil ? seriesPath : nil
-            parsedSeries = try await SeriesSource.load(path: source, range: range, tree: tree)
+            parsedSeries = try await SeriesSource.load(path: source, range: range, tree: tree, revision: revision)
             workloadDefinition = try WorkloadCatalog(directory: layout.workloads).load(workload)
+        } catch let error as NetrigError {
+            try await refuseBeforeStart(error, nic: try guest.nicModels().first ?? .virtioNet, topology: topologyChoice, extra: extraArguments,
+                                        clock: clockChoice, accelerator: accelChoice, configName: configNames[0], seriesLabel: seriesLabel)
+        }
+        let automaticNIC = NICChoice.automatic(for: workloadDefinition)
+        let nicModels = try guest.nicModels(automatic: automaticNIC.model)
+        do {
             let catalog = ConfigCatalog(directory: layout.kconfigs)
             for name in configNames { _ = try catalog.spec(named: name) }
             for model in nicModels {
@@ -100,27 +109,28 @@ struct RunCommand: AsyncParsableCommand {
                                             clock: clockChoice, accelerator: accelChoice, seriesLabel: ""), workload: workloadDefinition)
             }
         } catch let error as NetrigError {
-            FileHandle.standardError.write(Data("netrig: \(error)\n".utf8))
-            // Refused before the engine started (a series that does not parse, an unknown workload or config):
-            // stored all the same, as a run that failed in that phase, so a nightly job's history shows it.
-            let verdict = Verdict(ending: error)
-            let refused = plan(config: configNames[0], nic: nicModels[0], topology: topologyChoice, extra: extraArguments,
-                               clock: clockChoice, accelerator: accelChoice, seriesLabel: seriesLabel)
-            if let id = try? await storeRefusal(error, plan: refused, verdict: verdict) {
-                FileHandle.standardError.write(Data("netrig: stored as run \(id), failed in \(error.phase.rawValue) (store \(global.storePath))\n".utf8))
-                if let json {
-                    try? ReportWriter.write(RunReport(run: id, verdict: verdict, findings: [Finding.from(error, plan: refused)], comparison: nil,
-                                                      clock: nil, phases: [PhaseRecord(phase: error.phase, seconds: 0, outcome: .failed,
-                                                                                       note: error.description)]), to: json)
-                }
-            }
-            throw ExitWithVerdict(code: verdict.exitCode)
+            try await refuseBeforeStart(error, nic: nicModels[0], topology: topologyChoice, extra: extraArguments,
+                                        clock: clockChoice, accelerator: accelChoice, configName: configNames[0], seriesLabel: seriesLabel)
         }
 
         let store = try SQLiteRunStore(path: global.storePath)
         let engine = makeEngine(store: store, layout: layout, progress: progress)
 
-        progress.note("series: '\(parsedSeries.title)', \(parsedSeries.patches.count) patch(es) from \(seriesLabel)")
+        progress.note("series: '\(parsedSeries.title)', v\(parsedSeries.revision), \(parsedSeries.patches.count) patch(es) from \(seriesLabel)")
+        for note in parsedSeries.intakeNotes { progress.note("series: \(note)") }
+        if !parsedSeries.prerequisitePatchIDs.isEmpty {
+            say("warning: the series needs patches it does not carry (prerequisite-patch-id: "
+                + parsedSeries.prerequisitePatchIDs.map { String($0.prefix(12)) }.joined(separator: ", ")
+                + "); they must be in the base, or it will not apply")
+        }
+        for patch in parsedSeries.patches where !patch.trailers.isEmpty {
+            progress.note("series: patch \(patch.index)/\(patch.total): " + patch.trailers.map { "\($0.line) (from \($0.givenBy))" }.joined(separator: "; "))
+        }
+        if !guest.namedNICs { progress.note("NIC: \(automaticNIC.model.rawValue) (\(automaticNIC.reason); --nic chooses another)") }
+        // Said before anything is measured: a NIC whose throughput will not hold still in virtual time.
+        for model in nicModels {
+            if let caveat = NICChoice.caveat(for: model, workload: workloadDefinition, clock: clockChoice) { say("warning: \(caveat)") }
+        }
         var outcomes: [RunEngine.Outcome] = []
         // The matrix: every config with every NIC (the builds of a config are shared by its NICs: the build
         // cache returns them at once).
@@ -160,6 +170,25 @@ extension RunCommand {
             clock: { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 },
             timestamp: { SQLiteRunStore.timestamp() },
             workDirectory: { run, side in runsDirectory + "/\(run)/\(side.rawValue)" })
+    }
+
+    /// Refused before the engine started (a series that does not parse, an unknown workload or config):
+    /// stored all the same, as a run that failed in that phase, so a nightly job's history shows it.
+    func refuseBeforeStart(_ error: NetrigError, nic: NICModel, topology: Topology?, extra: [String], clock: MeasurementClock?,
+                           accelerator: Accelerator?, configName: String, seriesLabel: String) async throws -> Never {
+        FileHandle.standardError.write(Data("netrig: \(error)\n".utf8))
+        let verdict = Verdict(ending: error)
+        let refused = plan(config: configName, nic: nic, topology: topology, extra: extra,
+                           clock: clock, accelerator: accelerator, seriesLabel: seriesLabel)
+        if let id = try? await storeRefusal(error, plan: refused, verdict: verdict) {
+            FileHandle.standardError.write(Data("netrig: stored as run \(id), failed in \(error.phase.rawValue) (store \(global.storePath))\n".utf8))
+            if let json {
+                try? ReportWriter.write(RunReport(run: id, verdict: verdict, findings: [Finding.from(error, plan: refused)], comparison: nil,
+                                                  clock: nil, phases: [PhaseRecord(phase: error.phase, seconds: 0, outcome: .failed,
+                                                                                   note: error.description)]), to: json)
+            }
+        }
+        throw ExitWithVerdict(code: verdict.exitCode)
     }
 
     /// Stores a run that was refused before the engine started, failed in the error's phase.
@@ -243,6 +272,7 @@ extension RunCommand {
             document.configChanges = stored?.configChanges
             document.accelerator = stored?.environment?.accelerator
             document.acceleratorFallback = stored?.environment?.acceleratorFallback
+            document.series = stored?.series.map(RunReport.SeriesSummary.init)
             try ReportWriter.write(document, to: json)
         }
         if let signal = SignalCancellation.received.withLock({ $0 }) { throw ExitCode(128 + signal) }

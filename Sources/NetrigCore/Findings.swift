@@ -235,6 +235,41 @@ public struct RunReport: Sendable, Codable, Equatable {
     public var phases: [PhaseRecord]
     /// Leak fingerprints by class; nil when the run stopped before comparing.
     public var leaks: LeakClasses?
+    /// The series as netrig read it: revision, base, prerequisites, and each patch with the trailers
+    /// reviewers gave it on the list. nil when the run stopped before reading it.
+    public var series: SeriesSummary?
+
+    /// What the report says of a series (the mail itself stays in the store).
+    public struct SeriesSummary: Sendable, Codable, Equatable {
+        public var title: String
+        public var revision: Int
+        public var revisions: [Int]
+        public var baseCommit: String?
+        public var prerequisitePatchIDs: [String]
+        public var notes: [String]
+        public var patches: [PatchSummary]
+
+        public struct PatchSummary: Sendable, Codable, Equatable {
+            public var index: Int
+            public var total: Int
+            public var subject: String
+            public var author: String
+            public var messageID: String?
+            public var trailers: [Trailer]
+        }
+
+        public init(_ series: Series) {
+            title = series.title
+            revision = series.revision
+            revisions = series.revisions
+            baseCommit = series.baseCommit
+            prerequisitePatchIDs = series.prerequisitePatchIDs
+            notes = series.intakeNotes
+            patches = series.patches.map {
+                PatchSummary(index: $0.index, total: $0.total, subject: $0.subject, author: $0.author, messageID: $0.messageID, trailers: $0.trailers)
+            }
+        }
+    }
 
     /// Fingerprints of the leaks of a comparison; only `new` ones are findings.
     public struct LeakClasses: Sendable, Codable, Equatable {

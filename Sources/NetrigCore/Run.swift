@@ -279,6 +279,8 @@ public struct StoredRun: Sendable, Equatable {
             argv += ["--tree", plan.treeRequest ?? "", "--range", range]
         } else {
             argv += ["--series", plan.seriesPath]
+            // The revision tested, when the mbox held several (or one that is not v1: harmless, and exact).
+            if let series, series.revisions.count > 1 || series.revision != 1 { argv += ["--revision", "\(series.revision)"] }
             if let tree = plan.treeRequest { argv += ["--tree", tree] }
             if !summary.baseCommit.isEmpty { argv += ["--base", summary.baseCommit] } else if let base = plan.baseRequest { argv += ["--base", base] }
         }

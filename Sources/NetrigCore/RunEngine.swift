@@ -140,11 +140,12 @@ public struct RunEngine: Sendable {
     /// last patch that does not build stops the run.
     private func buildKernels(_ runID: RunID, plan: RunPlan, series: Series, workload: WorkloadDefinition,
                               patchBuilds: inout [PatchBuild]) async throws -> [Side: KernelArtifact] {
+        // The series first: a run whose tree or base cannot be had still says what it was given.
+        try await store.recordSeries(runID, series: series, applied: nil)
         let tree = try await timed(.prepareTree, runID, detail: plan.treeRequest ?? "default tree") {
             try await kernel.prepareTree(request: plan.treeRequest, base: plan.baseRequest, series: series)
         }
         try await store.recordTree(runID, tree: tree)
-        try await store.recordSeries(runID, series: series, applied: nil)
         let applied = try await timed(.applySeries, runID, detail: "\(series.patches.count) patches on \(tree.baseCommit.prefix(12))") {
             try await kernel.apply(series, on: tree)
         }

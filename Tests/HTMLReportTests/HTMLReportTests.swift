@@ -17,8 +17,11 @@ import Testing
                                  configName: "default", nic: "virtio-net", workload: "msg_zerocopy", status: .completed,
                                  verdict: .fail, failedPhase: nil)
         let series = Series(title: subject, revision: 2, baseCommit: nil,
-                            patches: [Patch(index: 1, total: 1, subject: subject, author: "Ada <ada@example.org>", mail: "", diffHash: "h")],
-                            source: "x.mbox")
+                            patches: [Patch(index: 1, total: 1, subject: subject, author: "Ada <ada@example.org>", mail: Data(), diffHash: "h",
+                                            trailers: [Trailer(name: "Reviewed-by", value: "Jesper <hawk@example.org>", givenBy: "Jesper <hawk@example.org>"),
+                                                       Trailer(name: "Acked-by", value: "<b>bold</b>", givenBy: "Mallory <m@example.org>")])],
+                            source: "x.mbox", intakeNotes: ["the mbox holds revisions v1, v2; testing v2 (the newest; --revision N chooses)"],
+                            revisions: [1, 2])
         let artifact = KernelArtifact(side: .patched, commit: "abc", key: "k", configName: "default", configHash: "h", kernelImage: "/k",
                                       configPath: "/nonexistent/config", programs: [:], buildLog: buildLog, cached: false, buildSeconds: 20,
                                       ccacheHitRatio: 0.9, reproducer: [])
@@ -65,7 +68,10 @@ import Testing
         #expect(runPage.contains("sk_setsockopt+0x1/0x2 &lt;leak&gt;"), "full kmemleak text")
         #expect(runPage.contains("page_pool stalled-pool"), "page_pool leftovers are named as such")
         // The whole command, not the `netrig run` typed: series, resolved base, config, NIC, workload, accelerator, clock, repetitions.
-        #expect(runPage.contains("netrig run --series &#39;/s/it&#39;\\&#39;&#39;s &lt;here&gt;.mbox&#39; --base 75a29d725cb3 --config default "
+        #expect(runPage.contains("<code>Reviewed-by: Jesper &lt;hawk@example.org&gt;</code>"), "the trailers from the list, per patch")
+        #expect(runPage.contains("Acked-by: &lt;b&gt;bold&lt;/b&gt;</code> (from Mallory"))
+        #expect(runPage.contains("testing v2 (the newest"))
+        #expect(runPage.contains("netrig run --series &#39;/s/it&#39;\\&#39;&#39;s &lt;here&gt;.mbox&#39; --revision 2 --base 75a29d725cb3 --config default "
                                  + "--nic virtio-net --workload msg_zerocopy --accel tcg --clock virtual --repetitions 3 --max-repetitions 12"),
                 "the reproducer, quoted and escaped")
         #expect(runPage.contains("class=\"timeline\""))

@@ -172,3 +172,22 @@ func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, _ body: (K
             .contains("No space left on device") == true }, "a full disk is not remembered as a failure of the code")
     }
 }
+
+/// The Debian tree as netrig imports it, on this machine's real cache.
+@Suite(.serialized, .enabled(if: HostFixtures.enabled)) struct DebianImportTests {
+    /// Its one commit is made from its tree with netrig's identity, a fixed date and no parent: the same
+    /// commit on every machine with the same linux-source package, so a series written there with
+    /// `git format-patch --base` names a base that exists here (examples/broken-middle-patch.mbox does).
+    @Test func theImportCommitIsTheSameOnEveryMachine() async throws {
+        let tree = try await HostFixtures.shared.defaultTree()
+        let git = Git(directory: tree.repository)
+        let shown = try await git.run(["show", "-s", "--format=%P|%an <%ae>|%aI|%cn <%ce>|%cI|%s", tree.baseCommit], phase: .prepareTree)
+        #expect(shown == "|netrig <netrig@localhost>|2000-01-01T00:00:00+00:00|netrig <netrig@localhost>|2000-01-01T00:00:00+00:00|"
+                + TreeWorkspace.importMessage(tree.version), "\(shown)")
+        let remade = try await git.run(["commit-tree", tree.baseCommit + "^{tree}", "-m", TreeWorkspace.importMessage(tree.version)],
+                                       phase: .prepareTree, environment: ["GIT_AUTHOR_DATE": Git.fixedDate])
+        #expect(remade == tree.baseCommit)
+        let example = try String(contentsOfFile: HostFixtures.shared.repository + "/examples/broken-middle-patch.mbox", encoding: .utf8)
+        #expect(example.contains("base-commit: \(tree.baseCommit)"), "the example's base is this import")
+    }
+}

@@ -38,7 +38,7 @@ import Testing
         let base = try await Git(directory: repo).run(["rev-parse", "HEAD"], phase: .applySeries)
         let text = mail("[PATCH 1/2] first", diff: change("a.c", line: 3, from: "line 3", to: "line three"))
             + mail("[PATCH 2/2] second", diff: change("b.c", line: 5, from: "line 5", to: "line five"))
-        let series = try MboxParser.parse(text, source: "s")
+        let series = try await MboxParser.parse(text, source: "s")
         let applied = try await SeriesApplier(worktree: repo).apply(series, base: base)
         #expect(applied.commits.count == 2)
         #expect(applied.baseCommit == base)
@@ -55,7 +55,7 @@ import Testing
         let text = mail("[PATCH 1/3] good", diff: change("a.c", line: 3, from: "line 3", to: "line three"))
             + mail("[PATCH 2/3] stale context", diff: change("b.c", line: 7, from: "line that is not there", to: "x"))
             + mail("[PATCH 3/3] never reached", diff: change("a.c", line: 9, from: "line 9", to: "line nine"))
-        let series = try MboxParser.parse(text, source: "s")
+        let series = try await MboxParser.parse(text, source: "s")
         do {
             _ = try await SeriesApplier(worktree: repo).apply(series, base: base)
             Issue.record("a patch with stale context applied")
@@ -96,7 +96,7 @@ import Testing
             if changed.contains(key) { changed.remove(key) } else { changed.insert(key) }
             text += mail("[PATCH \(index)/40] step \(index)", diff: change(file, line: line, from: was, to: now))
         }
-        let series = try MboxParser.parse(text, source: "s")
+        let series = try await MboxParser.parse(text, source: "s")
         let directories = NetrigDirectories(cache: cache, data: cache + "/data")
         let pipeline = LocalKernelPipeline(directories: directories, kconfigDirectory: cache, progress: SilentProgress())
         let tree = KernelTree(repository: repo, name: "test", baseCommit: base, version: "0")

@@ -1,0 +1,145 @@
+import Foundation
+import HostCommands
+import NetrigCore
+
+/// One mail message as git reads it: the bytes `git mailsplit` cut out of the mbox (what `git am` is
+/// given), and what `git mailinfo` decoded from them (RFC 2047 headers, quoted-printable and base64
+/// bodies, charsets).
+public struct MailMessage: Sendable, Equatable {
+    /// The message exactly as it arrived, as git mailsplit cut it out of the mbox (its `From ` line kept).
+    public var raw: Data
+    /// The subject, decoded, with its `[PATCH ...]` prefix kept (`git mailinfo -k`).
+    public var subject: String
+    /// `Name <address>`, decoded.
+    public var author: String
+    /// Message-ID, In-Reply-To and References, without angle brackets.
+    public var messageID: String?
+    public var inReplyTo: String?
+    public var references: [String]
+    /// The text before the patch: a commit message, a cover letter, or a reply.
+    public var body: String
+    /// The patch part, decoded: empty when the message carries none.
+    public var patch: String
+
+    public init(raw: Data, subject: String, author: String, messageID: String? = nil, inReplyTo: String? = nil,
+                references: [String] = [], body: String, patch: String) {
+        self.raw = raw
+        self.subject = subject
+        self.author = author
+        self.messageID = messageID
+        self.inReplyTo = inReplyTo
+        self.references = references
+        self.body = body
+        self.patch = patch
+    }
+}
+
+/// Reads mail with the tools `git am` itself uses: `git mailsplit` (mbox, mboxrd, maildir, bare
+/// messages) and `git mailinfo`. netrig only orders and classifies what they return
+/// (`SeriesAssembler`).
+public enum MailIntake {
+    /// Every message of `paths` (mbox files, maildirs, single messages), in order.
+    public static func read(_ paths: [String], runner: HostCommandRunner = HostCommandRunner()) async throws -> [MailMessage] {
+        let fm = FileManager.default
+        let scratch = fm.temporaryDirectory.appendingPathComponent("netrig-mail-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        try fm.createDirectory(atPath: scratch + "/split", withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: scratch) }
+        // Empty files hold no mail (git mailsplit refuses them); the assembler says so.
+        let paths = paths.filter { path in
+            var isDirectory: ObjCBool = false
+            return fm.fileExists(atPath: path, isDirectory: &isDirectory) && (isDirectory.boolValue || fm.contents(atPath: path)?.isEmpty == false)
+        }
+        guard !paths.isEmpty else { return [] }
+        var options = ["-b", "-o" + scratch + "/split"]
+        let first = paths.first.flatMap { fm.contents(atPath: $0) } ?? Data()
+        // An mbox saved with CRLF line endings (its first line ends in one): the CRs belong to the transport
+        // and go, as `git am` would take them. In an LF mbox a CR is patch content (a file with CRLF lines)
+        // and stays: the patches are applied with `git am --keep-cr`.
+        if !Self.hasTransportCRLF(first) { options.append("--keep-cr") }
+        if paths.contains(where: { path in fm.contents(atPath: path).map(Self.isMboxrd) ?? false }) { options.append("--mboxrd") }
+        let split = try await runner.run(HostCommand("git", ["mailsplit"] + options + ["--"] + paths))
+        guard split.succeeded else {
+            throw NetrigError(phase: .applySeries, blame: .series, subject: paths.joined(separator: ", "),
+                              message: "no mail messages found: git mailsplit cannot read it as mail", details: split.standardError.lastLines(4))
+        }
+        let names = try fm.contentsOfDirectory(atPath: scratch + "/split").sorted()
+        var messages: [MailMessage] = []
+        for name in names {
+            let file = scratch + "/split/" + name
+            guard let raw = fm.contents(atPath: file), !raw.isEmpty else { continue }
+            let info = try await runner.run(HostCommand("sh", ["-c", "exec git mailinfo -k \"$1\" \"$2\" <\"$3\"", "sh",
+                                                               scratch + "/msg", scratch + "/patch", file]))
+            guard info.succeeded else {
+                throw NetrigError(phase: .applySeries, blame: .series, subject: paths.joined(separator: ", ") + " (message \(Int(name) ?? 0))",
+                                  message: "git mailinfo cannot read the message", details: info.standardError.lastLines(4))
+            }
+            let fields = Self.fields(info.standardOutput)
+            let headers = Self.rawHeaders(raw)
+            let author = [fields["Author"], fields["Email"].map { "<\($0)>" }].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+            messages.append(MailMessage(
+                raw: raw, subject: fields["Subject"] ?? "", author: author,
+                messageID: headers["message-id"].flatMap { Self.messageIDs($0).first },
+                inReplyTo: headers["in-reply-to"].flatMap { Self.messageIDs($0).first },
+                references: headers["references"].map(Self.messageIDs) ?? [],
+                body: String(decoding: fm.contents(atPath: scratch + "/msg") ?? Data(), as: UTF8.self),
+                patch: String(decoding: fm.contents(atPath: scratch + "/patch") ?? Data(), as: UTF8.self)))
+        }
+        return messages
+    }
+
+    /// The first line ends in CR LF.
+    static func hasTransportCRLF(_ data: Data) -> Bool {
+        guard let newline = data.firstIndex(of: UInt8(ascii: "\n")), newline > data.startIndex else { return false }
+        return data[data.index(before: newline)] == UInt8(ascii: "\r")
+    }
+
+    /// An mboxrd, as public-inbox (lore) serves it: its separators are `From mboxrd@z ...`, or a body line
+    /// escaped twice (`>>From `) shows the reversible quoting only mboxrd does.
+    static func isMboxrd(_ data: Data) -> Bool {
+        let head = String(decoding: data.prefix(64), as: UTF8.self)
+        if head.hasPrefix("From mboxrd@z ") { return true }
+        return data.range(of: Data("\n>>From ".utf8)) != nil
+    }
+
+    /// `git mailinfo`'s `Key: value` lines.
+    static func fields(_ output: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for line in output.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingWhitespace
+        }
+        return fields
+    }
+
+    /// The raw header block (lowercased names, folded lines joined): only for Message-ID, In-Reply-To and
+    /// References, which are ASCII by definition and which `git mailinfo` does not report.
+    static func rawHeaders(_ raw: Data) -> [String: String] {
+        let text = String(decoding: raw.prefix(64 * 1024), as: UTF8.self)
+        var headers: [String: String] = [:]
+        var lastKey: String?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = line.hasSuffix("\r") ? line.dropLast() : line
+            if line.isEmpty { break }
+            if line.first == " " || line.first == "\t", let key = lastKey {
+                headers[key, default: ""] += " " + line.trimmingWhitespace
+                continue
+            }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = line[..<colon].lowercased()
+            headers[key] = line[line.index(after: colon)...].trimmingWhitespace
+            lastKey = key
+        }
+        return headers
+    }
+
+    /// `<a@b> <c@d>` → `["a@b", "c@d"]`.
+    static func messageIDs(_ value: String) -> [String] {
+        var ids: [String] = []
+        var rest = Substring(value)
+        while let open = rest.firstIndex(of: "<"), let close = rest[open...].firstIndex(of: ">") {
+            ids.append(String(rest[rest.index(after: open)..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return ids
+    }
+}
