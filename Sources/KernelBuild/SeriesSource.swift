@@ -54,14 +54,18 @@ public enum SeriesSource {
         let base = try await git.run(["rev-parse", "--verify", ends[0] + "^{commit}"], phase: .applySeries)
         let count = try await git.run(["rev-list", "--count", "--no-merges", range], phase: .applySeries)
         guard let number = Int(count), number > 0 else { throw usage(range, "the range holds no commits") }
-        // Untrimmed: the last patch's final newline belongs to its diff.
-        let formatted = try await git.tryRun(["format-patch", "--stdout", "--no-signature", "--no-color", "--numbered",
+        // Files git writes itself (-o), read as bytes: a commit with text that is not UTF-8 stays as it is.
+        let fm = FileManager.default
+        let scratch = fm.temporaryDirectory.appendingPathComponent("netrig-range-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        defer { try? fm.removeItem(atPath: scratch) }
+        let formatted = try await git.tryRun(["format-patch", "--quiet", "-o", scratch, "--no-signature", "--no-color", "--numbered",
                                               "--base=" + base, range])
         guard formatted.succeeded else {
             throw NetrigError(phase: .applySeries, blame: .usage, subject: range, message: "git format-patch failed",
                               details: formatted.standardError.lastLines(4))
         }
-        var series = try await MboxParser.parse(formatted.standardOutput, source: "\(tree) \(range)")
+        let files = try fm.contentsOfDirectory(atPath: scratch).sorted().map { scratch + "/" + $0 }
+        var series = try SeriesAssembler.assemble(try await MailIntake.read(files), source: "\(tree) \(range)")
         series.baseCommit = base
         return series
     }

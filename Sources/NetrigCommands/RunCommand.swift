@@ -91,9 +91,12 @@ struct RunCommand: AsyncParsableCommand {
 
         let parsedSeries: Series
         let workloadDefinition: WorkloadDefinition
+        var readSeconds = 0.0
         do {
             let source = range == nil ? seriesPath : nil
+            let reading = ContinuousClock.now
             parsedSeries = try await SeriesSource.load(path: source, range: range, tree: tree, revision: revision)
+            readSeconds = (ContinuousClock.now - reading) / .seconds(1)
             workloadDefinition = try WorkloadCatalog(directory: layout.workloads).load(workload)
         } catch let error as NetrigError {
             try await refuseBeforeStart(error, nic: try guest.nicModels().first ?? .virtioNet, topology: topologyChoice, extra: extraArguments,
@@ -116,7 +119,8 @@ struct RunCommand: AsyncParsableCommand {
         let store = try SQLiteRunStore(path: global.storePath)
         let engine = makeEngine(store: store, layout: layout, progress: progress)
 
-        progress.note("series: '\(parsedSeries.title)', v\(parsedSeries.revision), \(parsedSeries.patches.count) patch(es) from \(seriesLabel)")
+        progress.note("series: '\(parsedSeries.title)', v\(parsedSeries.revision), \(parsedSeries.patches.count) patch(es) from \(seriesLabel), "
+                      + "read in \(String(format: "%.2f", readSeconds)) s")
         for note in parsedSeries.intakeNotes { progress.note("series: \(note)") }
         if !parsedSeries.prerequisitePatchIDs.isEmpty {
             say("warning: the series needs patches it does not carry (prerequisite-patch-id: "
