@@ -44,8 +44,24 @@ public enum MailIntake {
         let scratch = fm.temporaryDirectory.appendingPathComponent("netrig-mail-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try fm.createDirectory(atPath: scratch + "/split", withIntermediateDirectories: true)
         defer { try? fm.removeItem(atPath: scratch) }
+        // A thread as lore serves it for download (t.mbox.gz): unpacked first, git mailsplit reads no gzip.
+        var unpacked: [String] = []
+        for (number, path) in paths.enumerated() {
+            guard let head = FileHandle(forReadingAtPath: path).map({ handle in defer { try? handle.close() }; return handle.readData(ofLength: 2) }),
+                  head == Data([0x1f, 0x8b]) else {
+                unpacked.append(path)
+                continue
+            }
+            let target = scratch + "/unpacked-\(number).mbox"
+            let gunzip = try await runner.run(HostCommand("sh", ["-c", "exec gzip -dc -- \"$1\" >\"$2\"", "sh", path, target]))
+            guard gunzip.succeeded else {
+                throw NetrigError(phase: .applySeries, blame: .series, subject: path, message: "a gzip file that does not unpack",
+                                  details: gunzip.standardError.lastLines(3))
+            }
+            unpacked.append(target)
+        }
         // Empty files hold no mail (git mailsplit refuses them); the assembler says so.
-        let paths = paths.filter { path in
+        let paths = unpacked.filter { path in
             var isDirectory: ObjCBool = false
             return fm.fileExists(atPath: path, isDirectory: &isDirectory) && (isDirectory.boolValue || fm.contents(atPath: path)?.isEmpty == false)
         }

@@ -116,6 +116,11 @@ import Testing
             ("2/2]", "Someone <someone@example.org>", "> Reviewed-by: Quoted Only <quoted@example.org>\nA question, no tag."),
         ])
         let series = try await read(thread)
+        // The same thread as lore offers it for download, gzipped (t.mbox.gz).
+        try thread.write(to: URL(fileURLWithPath: scratch + "/t.mbox"))
+        #expect(try await HostCommandRunner().run(HostCommand("gzip", ["-f", scratch + "/t.mbox"])).succeeded)
+        let fromGzip = try await SeriesSource.load(path: scratch + "/t.mbox.gz", range: nil, tree: nil)
+        #expect(fromGzip.patches.map(\.trailers) == series.patches.map(\.trailers))
         #expect(series.patches.map(\.index) == [1, 2])
         let jesper = Trailer(name: "Reviewed-by", value: "Jesper Dangaard Brouer <hawk@example.org>", givenBy: "Jesper Dangaard Brouer <hawk@example.org>")
         let ilias = Trailer(name: "Acked-by", value: "Ilias Apalodimas <ilias@example.org>", givenBy: "Ilias Apalodimas <ilias@example.org>")
