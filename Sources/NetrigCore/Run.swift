@@ -261,8 +261,11 @@ public struct StoredRun: Sendable, Equatable {
 
     /// The comparison of its baseline with its patched kernel, as the run itself made it.
     public var comparison: Comparison {
-        Comparison(samples: samples, leaks: leaks, splats: splats, patchedLeakRounds: max(1, leakRounds(.patched)),
-                   minimumEffect: (measurementClock ?? .virtual).minimumEffect, setting: measurementSetting)
+        var comparison = Comparison(samples: samples, leaks: leaks, splats: splats, patchedLeakRounds: max(1, leakRounds(.patched)),
+                                    minimumEffect: (measurementClock ?? .virtual).minimumEffect, setting: measurementSetting)
+        // As the run decided: a guest that could not keep time measured nothing worth trusting.
+        if let reason = GuestClockHealth.distrust(GuestClockHealth.problems(ofThroughputBoots: boots)) { comparison.distrustMetrics(because: reason) }
+        return comparison
     }
 
     /// How its throughput was measured, for advice on what it could not decide.

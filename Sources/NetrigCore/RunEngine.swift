@@ -220,8 +220,10 @@ public struct RunEngine: Sendable {
         let built = artifacts
         var measured: [Side: SideResult] = [:]
         // A resumed run keeps the splats of the throughput boots it stored; their samples come back round by round.
+        // So do the clock problems their guests printed (re-read from each stored boot's dmesg).
         for side in Side.allCases {
-            if let splats = prior?.throughputSplats[side], !splats.isEmpty { measured[side] = SideResult(samples: [], leaks: [], splats: splats) }
+            let splats = prior?.throughputSplats[side] ?? [], problems = prior?.clockProblems[side] ?? []
+            if !splats.isEmpty || !problems.isEmpty { measured[side] = SideResult(samples: [], leaks: [], splats: splats, clockProblems: problems) }
         }
         /// One round of throughput boots: both sides at once, or one after the other (baseline first).
         func measureRound(_ round: Int, count: Int, firstRepetition: Int, label: String) async throws {
@@ -307,10 +309,7 @@ public struct RunEngine: Sendable {
                                         minimumEffect: finalClock.minimumEffect,
                                         setting: MetricComparison.Setting(nic: plan.nic, clock: finalClock, workload: workload.name,
                                                                           maxRepetitions: plan.maxRepetitions ?? plan.repetitions))
-            if let first = clockProblems.first {
-                comparison.distrustMetrics(because: "a guest that measured it could not keep time: \(first)"
-                                           + (clockProblems.count > 1 ? " and \(clockProblems.count - 1) more" : ""))
-            }
+            if let reason = GuestClockHealth.distrust(clockProblems) { comparison.distrustMetrics(because: reason) }
             return comparison
         }
     }
@@ -411,6 +410,8 @@ public struct RunEngine: Sendable {
         var leakRounds: [Side: Int] = [:]
         var leaks: [Side: [Leak]] = [:]
         var leakSplats: [Side: [Splat]] = [:]
+        /// What its throughput boots' guests said of their clocks.
+        var clockProblems: [Side: [String]] = [:]
         /// The accelerator and clock its boots used: the rest of the run uses them too.
         var machine: (accelerator: Accelerator, clock: MeasurementClock)?
 
@@ -420,6 +421,7 @@ public struct RunEngine: Sendable {
                 throughputSamples[side] = run.samples.filter { $0.side == side }
                 leakRounds[side] = run.boots.filter { $0.side == side && $0.kmemleak && !$0.workloadFailed }.count / max(1, guestsPerBoot)
                 leaks[side] = run.leaks.filter { $0.side == side }
+                clockProblems[side] = GuestClockHealth.problems(ofThroughputBoots: run.boots.filter { $0.side == side })
                 // Splats are stored per boot; which boot is not in the splat, so they count with the throughput
                 // boots unless only leak boots were stored.
                 let splats = run.splats.filter { $0.side == side }

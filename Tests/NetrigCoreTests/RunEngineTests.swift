@@ -331,6 +331,10 @@ import Testing
         #expect(metric.verdict == .inconclusive)
         #expect(metric.verdictText.contains("could not keep time: baseline boot"), "\(metric.verdictText)")
         #expect(metric.verdictText.contains("the local APIC timer failed its calibration"))
+        // The stored run, compared again (netrig show, compare, the pages), decides as the run did.
+        let again = store.stored(plan: plan, series: series).comparison
+        #expect(again.metrics.map(\.verdict) == outcome.comparison?.metrics.map(\.verdict))
+        #expect(again.metrics.first?.verdictText.contains("could not keep time: baseline boot: the local APIC timer") == true)
     }
 
     @Test func impossibleGuestPlansAreRefusedBeforeAnythingIsBuilt() async throws {
