@@ -76,7 +76,7 @@ public enum SeriesAssembler {
             let missing = (1...total).filter { seen[$0] == nil }
             if !missing.isEmpty {
                 let list = missing.map { "\(label)\($0)/\(total)" }.joined(separator: ", ")
-                throw error(source, "the series is incomplete: \(list) \(missing.count == 1 ? "is" : "are") missing (found "
+                throw error(source, "the series is incomplete: patch\(missing.count == 1 ? "" : "es") \(list) \(missing.count == 1 ? "is" : "are") missing (found "
                             + seen.keys.sorted().map(String.init).joined(separator: ", ") + ")")
             }
             if let extra = seen.keys.first(where: { $0 > total }) {

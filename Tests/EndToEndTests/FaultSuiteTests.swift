@@ -129,7 +129,7 @@ import Testing
         // A cover letter and nothing else.
         try messages[0].write(toFile: scratch + "/cover-only.mbox", atomically: true, encoding: .utf8)
 
-        for (file, words) in [("junk.mbox", "junk.mbox"), ("missing.mbox", "the series is incomplete: 2/3 is missing"), ("cover-only.mbox", "cover-only.mbox")] {
+        for (file, words) in [("junk.mbox", "junk.mbox"), ("missing.mbox", "the series is incomplete: patch 2/3 is missing"), ("cover-only.mbox", "cover-only.mbox")] {
             let result = try await netrig(["run", "--store", store, "--series", scratch + "/" + file], timeout: .seconds(120))
             #expect(result.exitStatus == 2, "\(file): \(result.standardError)")
             #expect(result.standardError.contains(words), "\(file): \(result.standardError)")

@@ -154,7 +154,7 @@ import Testing
         let files = try FileManager.default.contentsOfDirectory(atPath: scratch + "/v2-files").sorted()
         let partial = try await v1.formatPatch(["-v1"]) + Data(contentsOf: URL(fileURLWithPath: scratch + "/v2-files/" + files[0]))
         await #expect { _ = try await read(partial, "partial.mbox") } throws: { error in
-            (error as! NetrigError).message.contains("the series is incomplete: v2 2/2 is missing (found 1)")
+            (error as! NetrigError).message.contains("the series is incomplete: patch v2 2/2 is missing (found 1)")
         }
     }
 
