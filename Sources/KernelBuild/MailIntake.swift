@@ -44,12 +44,20 @@ public enum MailIntake {
         let scratch = fm.temporaryDirectory.appendingPathComponent("netrig-mail-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try fm.createDirectory(atPath: scratch + "/split", withIntermediateDirectories: true)
         defer { try? fm.removeItem(atPath: scratch) }
-        // A thread as lore serves it for download (t.mbox.gz): unpacked first, git mailsplit reads no gzip.
-        var unpacked: [String] = []
+        // Each file read once: a thread as lore serves it for download (t.mbox.gz) is unpacked first (git
+        // mailsplit reads no gzip), and an empty file holds no mail (git mailsplit refuses it; the
+        // assembler says so). A maildir is a directory, given as it is.
+        var inputs: [(path: String, data: Data?)] = []
         for (number, path) in paths.enumerated() {
-            guard let head = FileHandle(forReadingAtPath: path).map({ handle in defer { try? handle.close() }; return handle.readData(ofLength: 2) }),
-                  head == Data([0x1f, 0x8b]) else {
-                unpacked.append(path)
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            guard !isDirectory.boolValue else {
+                inputs.append((path, nil))
+                continue
+            }
+            guard let data = fm.contents(atPath: path), !data.isEmpty else { continue }
+            guard data.starts(with: [0x1f, 0x8b]) else {
+                inputs.append((path, data))
                 continue
             }
             let target = scratch + "/unpacked-\(number).mbox"
@@ -58,21 +66,16 @@ public enum MailIntake {
                 throw NetrigError(phase: .applySeries, blame: .series, subject: path, message: "a gzip file that does not unpack",
                                   details: gunzip.standardError.lastLines(3))
             }
-            unpacked.append(target)
+            if let unpacked = fm.contents(atPath: target), !unpacked.isEmpty { inputs.append((target, unpacked)) }
         }
-        // Empty files hold no mail (git mailsplit refuses them); the assembler says so.
-        let paths = unpacked.filter { path in
-            var isDirectory: ObjCBool = false
-            return fm.fileExists(atPath: path, isDirectory: &isDirectory) && (isDirectory.boolValue || fm.contents(atPath: path)?.isEmpty == false)
-        }
-        guard !paths.isEmpty else { return [] }
+        guard !inputs.isEmpty else { return [] }
+        let paths = inputs.map(\.path)
         var options = ["-b", "-o" + scratch + "/split"]
-        let first = paths.first.flatMap { fm.contents(atPath: $0) } ?? Data()
         // An mbox saved with CRLF line endings (its first line ends in one): the CRs belong to the transport
         // and go, as `git am` would take them. In an LF mbox a CR is patch content (a file with CRLF lines)
         // and stays: the patches are applied with `git am --keep-cr`.
-        if !Self.hasTransportCRLF(first) { options.append("--keep-cr") }
-        if paths.contains(where: { path in fm.contents(atPath: path).map(Self.isMboxrd) ?? false }) { options.append("--mboxrd") }
+        if !Self.hasTransportCRLF(inputs[0].data ?? Data()) { options.append("--keep-cr") }
+        if inputs.contains(where: { $0.data.map(Self.isMboxrd) ?? false }) { options.append("--mboxrd") }
         let split = try await runner.run(HostCommand("git", ["mailsplit"] + options + ["--"] + paths))
         guard split.succeeded else {
             throw NetrigError(phase: .applySeries, blame: .series, subject: paths.joined(separator: ", "),

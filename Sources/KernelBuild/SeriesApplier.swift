@@ -21,7 +21,7 @@ struct SeriesApplier: Sendable {
             if !am.succeeded {
                 // git apply reads a diff, not a mail: it is given the patch as git mailinfo decoded it.
                 let diffFile = scratch + "/\(patch.index).diff"
-                try Data((patch.diff ?? patch.mailText).utf8).write(to: URL(fileURLWithPath: diffFile))
+                try Data(patch.decodedDiff.utf8).write(to: URL(fileURLWithPath: diffFile))
                 let check = try await git.tryRun(["apply", "--check", "--verbose", diffFile])
                 _ = try await git.tryRun(["am", "--abort"])
                 let head = try await git.run(["rev-parse", "HEAD"], phase: .applySeries)
@@ -46,7 +46,7 @@ struct SeriesApplier: Sendable {
         var reversed = 0
         for patch in patches.reversed() {
             let file = scratch + "/\(patch.index).reverse.diff"
-            try Data((patch.diff ?? patch.mailText).utf8).write(to: URL(fileURLWithPath: file))
+            try Data(patch.decodedDiff.utf8).write(to: URL(fileURLWithPath: file))
             guard try await git.tryRun(["apply", "--reverse", file]).succeeded else { break }
             reversed += 1
         }
@@ -79,7 +79,7 @@ struct SeriesApplier: Sendable {
         }
         if let location {
             details.append("does not apply to \(location.file) at line \(location.line)")
-            if let hunk = Self.hunk(in: patch.diff ?? patch.mailText, file: location.file, oldStart: location.line) {
+            if let hunk = Self.hunk(in: patch.decodedDiff, file: location.file, oldStart: location.line) {
                 details.append("hunk: \(hunk)")
             }
         }

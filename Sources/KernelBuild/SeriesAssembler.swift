@@ -146,7 +146,14 @@ public enum SeriesAssembler {
     struct Candidate {
         var prefix: SubjectPrefix
         var message: MailMessage
-        var diffHash: String { SHA256.hex(SeriesAssembler.diffPart(message.patch)) }
+        /// Hashed once: the duplicate check compares every pair.
+        let diffHash: String
+
+        init(prefix: SubjectPrefix, message: MailMessage) {
+            self.prefix = prefix
+            self.message = message
+            diffHash = SHA256.hex(SeriesAssembler.diffPart(message.patch))
+        }
     }
 
     static func error(_ source: String, _ message: String) -> NetrigError {

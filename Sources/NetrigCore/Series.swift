@@ -60,6 +60,10 @@ public struct Patch: Sendable, Codable, Equatable {
     /// The message as text (bytes that are not UTF-8 shown as U+FFFD): for reports, never for `git am`.
     public var mailText: String { String(decoding: mail, as: UTF8.self) }
 
+    /// What `git apply` reads and a hunk is found in: the decoded diff (the whole message for a patch
+    /// stored before netrig kept it).
+    public var decodedDiff: String { diff ?? mailText }
+
     /// "patch 2/3 'page_pool: ...'": how errors name a patch.
     public var label: String { "patch \(index)/\(total) '\(subject)'" }
 

@@ -98,7 +98,7 @@ public enum LinkSetup {
 
             """
         }
-        script += offloadsScript(link.model, [local, "ip netns exec \(ns) ethtool -K \(peer)"])
+        script += offloadsScript(link.model, [LinkEnd(local), LinkEnd(peer, namespace: ns)])
         script += """
         ip addr add \(link.localAddress)/24 dev \(local)
         ip link set \(local) up
@@ -108,18 +108,17 @@ public enum LinkSetup {
 
         """
         if link.model == .vmxnet3 && xdpPass {
-            script += xdpScript([link.localInterface, "ip netns exec \(ns) netrig-xdp \(peer)"])
+            script += xdpScript([LinkEnd(link.localInterface), LinkEnd(peer, namespace: ns)])
         }
         return script + pingScript(link) + "echo \"loop: \(local) (\(link.model.driver)) <-> \(ns)/\(peer)\"\n"
     }
 
-    /// `ethtool -K` for the model's `offloadsTurnedOff` on each end: a plain interface name, or a command
-    /// prefix that ends in `ethtool -K IF` (the peer end inside its namespace). Says what it did.
-    static func offloadsScript(_ model: NICModel, _ ends: [String]) -> String {
+    /// `ethtool -K` for the model's `offloadsTurnedOff` on each end. Says what it did.
+    static func offloadsScript(_ model: NICModel, _ ends: [LinkEnd]) -> String {
         let features = model.offloadsTurnedOff
         guard !features.isEmpty else { return "" }
         let settings = features.map { "\($0) off" }.joined(separator: " ")
-        let commands = ends.map { end in end.contains(" ") ? "\(end) \(settings)" : "ethtool -K \(end) \(settings)" }
+        let commands = ends.map { $0.run("ethtool -K \($0.interface) \(settings)") }
         return commands.joined(separator: "\n") + "\necho \"offloads: \(settings) on \(model.rawValue) (QEMU's TSO emulation sends IP fragments)\"\n"
     }
 
@@ -131,11 +130,11 @@ public enum LinkSetup {
         nic=$(find_if \(mac))
         check_driver "$nic" \(link.model.driver)
         ip link set "$nic" down; ip link set "$nic" name \(name)
-        \(offloadsScript(link.model, [name]))ip addr flush dev \(name)
+        \(offloadsScript(link.model, [LinkEnd(name)]))ip addr flush dev \(name)
         ip addr add \(address)/24 dev \(name)
         ip link set \(name) up
 
-        """ + (link.model == .vmxnet3 && xdpPass ? xdpScript([name]) : "") + """
+        """ + (link.model == .vmxnet3 && xdpPass ? xdpScript([LinkEnd(name)]) : "") + """
         echo "pair end \(end): \(name) (\(link.model.driver)) \(address)"
 
         """
@@ -150,8 +149,8 @@ public enum LinkSetup {
     /// vmxnet3 (Linux 6.12) takes RX buffers from its page pool only while an XDP program is attached:
     /// netrig attaches XDP_PASS (images/…/netrig-xdp), so the traffic passes through page_pool pages. A
     /// kernel without the bpf() system call keeps the skb path, and the transcript says so.
-    static func xdpScript(_ ends: [String]) -> String {
-        let commands = ends.map { $0.hasPrefix("ip netns") ? $0 : "netrig-xdp \($0)" }.joined(separator: " && ")
+    static func xdpScript(_ ends: [LinkEnd]) -> String {
+        let commands = ends.map { $0.run("netrig-xdp \($0.interface)") }.joined(separator: " && ")
         return """
         if \(commands); then echo "xdp: XDP_PASS attached, RX buffers come from the page pool"
         else echo "xdp: not attached (kernel without CONFIG_BPF_SYSCALL?): RX bypasses the page pool"; fi
@@ -160,20 +159,35 @@ public enum LinkSetup {
     }
 }
 
+/// One end of a link inside a guest: its interface, and the namespace it lives in (the peer end of a
+/// `loop`), so that every command for it is run where the interface is.
+struct LinkEnd {
+    var interface: String
+    var namespace: String?
+
+    init(_ interface: String, namespace: String? = nil) {
+        self.interface = interface
+        self.namespace = namespace
+    }
+
+    /// `command` as run in the end's namespace.
+    func run(_ command: String) -> String { namespace.map { "ip netns exec \($0) " + command } ?? command }
+}
+
 extension LinkSetup {
     /// The NIC counters of both ends (`ethtool -S`, and the kernel's own interface statistics), for the
     /// boot's transcript: what the driver saw of the traffic (drops, allocation failures, page pool
     /// recycling where the driver reports it).
     public static func counters(_ link: NetworkLink, on guests: [any GuestSession]) async throws -> String {
-        let ends: [(any GuestSession, String, String)] = switch link.topology {
-        case .loop: [(guests[0], "", link.localInterface), (guests[0], "ip netns exec \(link.peerNamespace) ", link.peerInterface)]
-        case .pair: [(guests[0], "", link.localInterface), (guests[1], "", link.peerInterface)]
+        let ends: [(any GuestSession, LinkEnd)] = switch link.topology {
+        case .loop: [(guests[0], LinkEnd(link.localInterface)), (guests[0], LinkEnd(link.peerInterface, namespace: link.peerNamespace))]
+        case .pair: [(guests[0], LinkEnd(link.localInterface)), (guests[1], LinkEnd(link.peerInterface))]
         }
         var transcript = ""
-        for (guest, prefix, interface) in ends {
-            let output = try await guest.runScript("\(prefix)ethtool -S \(interface) 2>&1 || true\n\(prefix)ip -s link show \(interface) 2>&1",
+        for (guest, end) in ends {
+            let output = try await guest.runScript(end.run("ethtool -S \(end.interface) 2>&1 || true") + "\n" + end.run("ip -s link show \(end.interface) 2>&1"),
                                                    timeout: .seconds(60))
-            transcript += "## counters of \(interface) on \(guest.name)\n\(output.standardOutput)"
+            transcript += "## counters of \(end.interface) on \(guest.name)\n\(output.standardOutput)"
         }
         return transcript
     }
