@@ -281,8 +281,14 @@ enum Pages {
         var notes: [Markup] = []
         if run.summary.verdict == .inconclusive {
             let open = run.comparison.undecided.map(\.metric)
-            notes.append(element("p", ["class": "note inconclusive"], text: "Inconclusive: nothing was found against the series, but "
-                                 + (open.isEmpty ? "a measurement" : open.joined(separator: ", ")) + " could not be decided. This is not a pass."))
+            if !open.isEmpty || run.comparison.unchecked.isEmpty {
+                notes.append(element("p", ["class": "note inconclusive"], text: "Inconclusive: nothing was found against the series, but "
+                                     + (open.isEmpty ? "a measurement" : open.joined(separator: ", ")) + " could not be decided. This is not a pass."))
+            }
+        }
+        // A check that did not run is said before any number, whatever the verdict.
+        for line in run.comparison.unchecked {
+            notes.append(element("p", ["class": "note inconclusive not-checked"], text: "Not checked: \(line). This is not a pass."))
         }
         if run.summary.verdict == .error {
             notes.append(element("p", ["class": "note error-verdict"], text: "Error: netrig could not decide; nothing is said about the series."))

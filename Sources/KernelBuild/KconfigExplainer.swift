@@ -35,6 +35,16 @@ struct KconfigExplainer: Sendable {
                 let selectors = try await selectors(of: name)
                 reasons.append("\(name) (\(entry.location)) has no prompt: it is only set by its default or by a select"
                                + (selectors.isEmpty ? "" : " (selected by \(selectors.joined(separator: ", ")))"))
+            } else if requested == "n", entry.defBool, !entry.hasPrompt {
+                // def_bool y with no prompt: on whenever its dependencies hold; only turning one off turns it off.
+                let held = entry.dependsOn.flatMap(symbols(in:)).uniqued().filter { value(of: $0) != "n" }
+                var text = "\(name) (\(entry.location)) has no prompt and defaults to y while its dependencies hold"
+                    + (held.isEmpty ? "" : " (\(held.map { "\($0)=\(value(of: $0))" }.joined(separator: ", ")))")
+                    + ": turn one of them off"
+                for dependency in held {
+                    if let selectorNote = try await selectorNote(for: dependency) { text += "; " + selectorNote }
+                }
+                reasons.append(text)
             } else if requested == "n" {
                 let selectors = try await selectors(of: name).filter { value(of: $0.split(separator: " ").first.map(String.init) ?? $0) != "n" }
                 reasons.append("\(name) is forced on by a select" + (selectors.isEmpty ? "" : ": \(selectors.joined(separator: ", "))"))

@@ -22,7 +22,7 @@ public struct KernelBuilder: Sendable {
     }
 
     /// Bump when the build recipe changes in a way that makes old artifacts wrong.
-    static let scheme = "netrig-build-2+ynl+linebuf"
+    static let scheme = "netrig-build-3+ynl-probed+linebuf"
 
     public func build(_ request: BuildRequest, progress: any ProgressObserver) async throws -> KernelArtifact {
         let phase: Phase = request.side == .baseline ? .buildBaseline : .buildPatched
@@ -122,8 +122,22 @@ public struct KernelBuilder: Sendable {
             try Self.lineBufferedSource.write(toFile: lineBuffered, atomically: true, encoding: .utf8)
             for program in request.programs {
                 let output = staging + "/programs/" + program.name
+                // Sources the workload needs from the tree are checked before gcc runs: a tree that lacks one
+                // (another layout, another version) is named with the path, not as a compiler error.
+                if let missing = program.sources.first(where: { !FileManager.default.fileExists(atPath: worktree + "/" + $0) }) {
+                    throw NetrigError(phase: phase, blame: request.side == .baseline ? .usage : .series, subject: "program \(program.name)",
+                                      message: "the tree has no \(missing), which the workload's program is built from",
+                                      details: ["looked at: \(worktree)/\(missing)"])
+                }
+                let shippedDirectory = buildDirectory + "/netrig-programs/" + program.name
+                var shipped: [String] = []
+                for (file, text) in (program.shipped ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    try FileManager.default.createDirectory(atPath: shippedDirectory, withIntermediateDirectories: true)
+                    try text.write(toFile: shippedDirectory + "/" + file, atomically: true, encoding: .utf8)
+                    if file.hasSuffix(".c") { shipped.append(shippedDirectory + "/" + file) }
+                }
                 let compile = HostCommand("gcc", ["-O2", "-static", "-Wall", "-I", buildDirectory + "/usr/include", "-o", output]
-                    + program.sources.map { worktree + "/" + $0 } + [lineBuffered] + program.libraries)
+                    + program.sources.map { worktree + "/" + $0 } + shipped + [lineBuffered] + program.libraries)
                 reproducer.append(compile.argv)
                 guard try await runner.run(compile, logTo: log) == 0 else {
                     throw NetrigError(phase: phase, blame: blame, subject: "program \(program.name)",
@@ -131,24 +145,33 @@ public struct KernelBuilder: Sendable {
                 }
                 programs[program.name] = artifactDirectory + "/programs/" + program.name
             }
-            // The tree's own ynl CLI and netdev spec, for the page_pool state collector (the netlink API is the
-            // tree's, like the programs' UAPI): a tar the guest unpacks, when the tree has them (Linux 6.5+).
-            let ynlFiles = ["tools/net/ynl/cli.py", "tools/net/ynl/lib", "Documentation/netlink/specs/netdev.yaml"]
-            if ynlFiles.allSatisfy({ FileManager.default.fileExists(atPath: worktree + "/" + $0) }) {
-                let pack = HostCommand("tar", ["-C", worktree, "--exclude=*.c", "--exclude=*.h", "--exclude=Makefile",
-                                               "-cf", staging + "/programs/ynl"] + ynlFiles)
-                if try await runner.run(pack, logTo: log) == 0 { programs["ynl"] = artifactDirectory + "/programs/ynl" }
+            // The tree's own ynl CLI and netlink specs, for the page_pool state collector and the netlink
+            // workloads (the netlink API is the tree's, like the programs' UAPI): a tar the guest unpacks,
+            // wherever this tree keeps them. A tree without them leaves the checks that need them unchecked,
+            // said with every path looked at, never passed over.
+            var unchecked: [UncheckedCheck] = []
+            switch TreeTools.ynl(in: worktree) {
+            case .success(let ynl):
+                let pack = HostCommand("tar", TreeTools.ynlPackArguments(ynl, worktree: worktree, output: staging + "/programs/ynl"))
+                guard try await runner.run(pack, logTo: log) == 0 else {
+                    throw NetrigError(phase: phase, blame: .infrastructure, subject: "ynl (\(ynl.cli))",
+                                      message: "cannot pack the tree's ynl CLI", details: ["log: \(log)"])
+                }
+                programs["ynl"] = artifactDirectory + "/programs/ynl"
+            case .failure(let missing):
+                unchecked.append(UncheckedCheck(check: UncheckedCheck.pagePoolLeftovers, reason: missing.description))
             }
             try FileManager.default.copyItem(atPath: buildDirectory + "/arch/x86/boot/bzImage", toPath: staging + "/bzImage")
             try FileManager.default.copyItem(atPath: buildDirectory + "/.config", toPath: staging + "/config")
             try FileManager.default.copyItem(atPath: log, toPath: staging + "/build.log")
             let hits = (after.hits - before.hits), misses = (after.misses - before.misses)
-            let artifact = KernelArtifact(
+            var artifact = KernelArtifact(
                 side: request.side, commit: request.commit, key: key, configName: request.config.name,
                 configHash: configHash, kernelImage: artifactDirectory + "/bzImage", configPath: artifactDirectory + "/config",
                 programs: programs, buildLog: artifactDirectory + "/build.log", cached: false,
                 buildSeconds: Double((ContinuousClock.now - start).components.seconds),
                 ccacheHitRatio: hits + misses > 0 ? Double(hits) / Double(hits + misses) : nil, reproducer: reproducer)
+            artifact.unchecked = unchecked
             try JSONEncoder().encode(artifact).write(to: URL(fileURLWithPath: staging + "/artifact.json"))
             try await writeChecksums(staging, phase: phase)
             try? FileManager.default.removeItem(atPath: artifactDirectory)
@@ -179,6 +202,7 @@ public struct KernelBuilder: Sendable {
         for fragment in config.fragments { hasher.update("fragment \(fragment.name)\n\(fragment.text)\n") }
         for program in programs.sorted(by: { $0.name < $1.name }) {
             hasher.update("program \(program.name) \(program.sources.joined(separator: " ")) \(program.libraries.joined(separator: " "))\n")
+            for (file, text) in (program.shipped ?? [:]).sorted(by: { $0.key < $1.key }) { hasher.update("shipped \(file)\n\(text)\n") }
         }
         return hasher.finalizeHex()
     }
@@ -260,8 +284,12 @@ public struct KernelBuilder: Sendable {
                    blame: NetrigError.Blame, reproducer: inout [[String]], compiler: String = "") async throws -> String {
         var merged = ""
         for base in ["kernel/configs/tiny.config", "arch/x86/configs/tiny.config"] {
-            merged += (try? String(contentsOfFile: worktree + "/" + base, encoding: .utf8)) ?? ""
-            merged += "\n"
+            // A tree without them would build some other config, silently.
+            guard let text = try? String(contentsOfFile: worktree + "/" + base, encoding: .utf8) else {
+                throw NetrigError(phase: phase, blame: blame, subject: "config \(request.config.name)",
+                                  message: "the tree has no \(base): netrig's configs start from tinyconfig", details: ["looked at: \(worktree)/\(base)"])
+            }
+            merged += text + "\n"
         }
         for fragment in request.config.fragments { merged += "# fragment \(fragment.name)\n\(fragment.text)\n" }
         let allconfig = buildDirectory + "/netrig.allconfig"

@@ -11,6 +11,9 @@ public enum SeriesSource {
         if let range {
             guard path == nil else { throw usage(range, "give --series or --range, not both") }
             guard let tree else { throw usage(range, "--range needs --tree: the git tree the commits are in") }
+            if let named = NamedTree.named(tree) {
+                throw usage(range, "--range needs the path of a git tree with the commits; \(named.name) is Debian's source as one commit")
+            }
             return try await fromRange(range, tree: tree)
         }
         guard let path else { throw usage("--series", "no series given") }

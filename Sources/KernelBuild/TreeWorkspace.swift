@@ -7,26 +7,28 @@ import NetrigCore
 /// checks commits out in its own worktree under the cache.
 public struct TreeWorkspace: Sendable {
     public var directories: NetrigDirectories
-    /// Debian's source tarball, the default tree.
-    public var debianTarball: String
+    /// Where named trees' tarballs come from.
+    public var debian: DebianSource
 
-    public init(directories: NetrigDirectories, debianTarball: String = "/usr/src/linux-source-6.12.tar.xz") {
+    public init(directories: NetrigDirectories) {
         self.directories = directories
-        self.debianTarball = debianTarball
+        self.debian = DebianSource(directories: directories)
     }
 
-    /// Resolves the tree (`nil` means Debian's linux-source-6.12) and the base commit: `--base`, else the
-    /// series' `base-commit:` trailer when the tree has it, else the tree's HEAD.
+    /// Resolves the tree (`nil` means the default named tree, a name like `debian-7.2` that tree, anything
+    /// else a path) and the base commit: `--base`, else the series' `base-commit:` trailer when the tree
+    /// has it, else the tree's HEAD.
     public func prepare(request: String?, base: String?, series: Series?,
                         progress: any ProgressObserver) async throws -> KernelTree {
         let repository: String
         let name: String
-        if let request {
-            repository = try await userTree(request)
-            name = request
+        let named = request.map(NamedTree.named) ?? NamedTree.default
+        if let named {
+            repository = try await importDebianTree(named, progress: progress)
+            name = named.title
         } else {
-            repository = try await importDebianTree(progress: progress)
-            name = "Debian linux-source-6.12"
+            repository = try await userTree(request!)
+            name = request!
         }
         let git = Git(directory: repository)
         let baseRef: String
@@ -52,6 +54,11 @@ public struct TreeWorkspace: Sendable {
         }
         let commit = resolved.standardOutput.trimmingWhitespace
         let version = (try? await kernelVersion(repository: repository, commit: commit)) ?? "unknown"
+        if let parsed = KernelVersion(version), parsed < NamedTree.oldestSupportedVersion {
+            throw NetrigError(phase: .prepareTree, blame: .usage, subject: "--tree \(request ?? name)",
+                              message: "Linux \(version) is older than netrig supports (\(NamedTree.oldestSupportedVersion.major).\(NamedTree.oldestSupportedVersion.minor) or newer: netmem, page_pool's netlink API and devmem TCP)",
+                              details: ["named trees: " + NamedTree.all.map(\.name).joined(separator: ", ")])
+        }
         return KernelTree(repository: repository, name: "\(name) (\(version))", baseCommit: commit, version: version)
     }
 
@@ -75,19 +82,38 @@ public struct TreeWorkspace: Sendable {
     /// Extracts Debian's tarball once into the cache and commits it (with `git add -f`: its `.gitignore`
     /// ignores every top-level path). Works in a temporary directory and renames it into place, so an
     /// interrupted import leaves nothing half-made.
-    func importDebianTree(progress: any ProgressObserver) async throws -> String {
+    /// What the cache holds of a named tree: its import's version and commit, or nil before first use.
+    public func imported(_ named: NamedTree) async -> (version: String, commit: String)? {
+        let git = Git(directory: directories.trees + "/" + named.directoryName)
+        guard let head = try? await git.tryRun(["rev-parse", "--verify", "HEAD"]), head.succeeded,
+              let makefile = try? await git.run(["show", "HEAD:Makefile"], phase: .prepareTree) else { return nil }
+        return (Self.makefileVersion(makefile), head.standardOutput.trimmingWhitespace)
+    }
+
+    func importDebianTree(_ named: NamedTree, progress: any ProgressObserver) async throws -> String {
         let fm = FileManager.default
-        let target = directories.trees + "/debian-linux-source-6.12"
+        let target = directories.trees + "/" + named.directoryName
         if fm.fileExists(atPath: target + "/.git"),
            try await Git(directory: target).tryRun(["rev-parse", "--verify", "HEAD"]).succeeded {
-            try await canonicalize(target)
+            try await canonicalize(target, named)
             return target
         }
-        guard fm.fileExists(atPath: debianTarball) else {
-            throw NetrigError(phase: .prepareTree, blame: .infrastructure, subject: debianTarball,
-                              message: "Debian's kernel source is not installed", details: ["fix: apt-get install linux-source-6.12"])
-        }
         try fm.createDirectory(atPath: directories.trees, withIntermediateDirectories: true)
+        // One import at a time: two first runs would otherwise both extract and race on the rename.
+        return try await FileLock.withLock(directories.trees + "/.\(named.directoryName).lock") {
+            if fm.fileExists(atPath: target + "/.git"),
+               try await Git(directory: target).tryRun(["rev-parse", "--verify", "HEAD"]).succeeded {
+                return target
+            }
+            let debianTarball = try await debian.tarball(for: named, progress: progress)
+            try await importTarball(debianTarball, named, into: target, progress: progress)
+            debian.discardFetched(named)
+            return target
+        }
+    }
+
+    func importTarball(_ debianTarball: String, _ named: NamedTree, into target: String, progress: any ProgressObserver) async throws {
+        let fm = FileManager.default
         let staging = directories.trees + "/.import-\(getpid())"
         try? fm.removeItem(atPath: staging)
         try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
@@ -104,25 +130,22 @@ public struct TreeWorkspace: Sendable {
         try await git.run(["config", "gc.auto", "0"], phase: .prepareTree)
         progress.status("importing: git add -f (about a minute)")
         try await git.run(["add", "-f", "."], phase: .prepareTree)
-        let version = (try? String(contentsOfFile: staging + "/Makefile", encoding: .utf8)).map(Self.makefileVersion) ?? "6.12"
-        try await git.run(["commit", "--quiet", "-m", Self.importMessage(version)], phase: .prepareTree)
-        try await canonicalize(staging)
+        let version = (try? String(contentsOfFile: staging + "/Makefile", encoding: .utf8)).map(Self.makefileVersion) ?? "unknown"
+        try await git.run(["commit", "--quiet", "-m", named.importMessage(version: version)], phase: .prepareTree)
+        try await canonicalize(staging, named)
         try? fm.removeItem(atPath: target)
         try fm.moveItem(atPath: staging, toPath: target)
-        return target
     }
-
-    static func importMessage(_ version: String) -> String { "Debian linux-source-6.12 \(version)" }
 
     /// Makes the import's one commit the same on every machine: its tree, netrig's identity, a fixed date
     /// and message, no parent. An import made before (with the date it was made on) is rewritten in
     /// place: the same tree, so worktrees and build caches stay valid.
-    func canonicalize(_ repository: String) async throws {
+    func canonicalize(_ repository: String, _ named: NamedTree) async throws {
         let git = Git(directory: repository)
         let head = try await git.run(["rev-parse", "HEAD"], phase: .prepareTree)
         let tree = try await git.run(["rev-parse", "HEAD^{tree}"], phase: .prepareTree)
         let version = Self.makefileVersion(try await git.run(["show", "HEAD:Makefile"], phase: .prepareTree))
-        let canonical = try await git.run(["commit-tree", tree, "-m", Self.importMessage(version)], phase: .prepareTree,
+        let canonical = try await git.run(["commit-tree", tree, "-m", named.importMessage(version: version)], phase: .prepareTree,
                                           environment: ["GIT_AUTHOR_DATE": Git.fixedDate])
         if canonical != head {
             try await git.run(["update-ref", "-m", "netrig: canonical import commit", "HEAD", canonical], phase: .prepareTree)

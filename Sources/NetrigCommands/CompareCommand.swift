@@ -69,13 +69,18 @@ struct CompareCommand: AsyncParsableCommand {
             + b.0.leaks.filter { $0.side == b.1 }.map { var l = $0; l.side = .patched; return l }
         let splats = a.0.splats.filter { $0.side == a.1 }.map { var s = $0; s.side = .baseline; return s }
             + b.0.splats.filter { $0.side == b.1 }.map { var s = $0; s.side = .patched; return s }
-        let comparison = Comparison(samples: samples, leaks: leaks, splats: splats,
+        var comparison = Comparison(samples: samples, leaks: leaks, splats: splats,
                                     patchedLeakRounds: max(1, b.0.leakRounds(b.1)),
                                     minimumEffect: (a.0.measurementClock ?? .virtual).minimumEffect, setting: b.0.measurementSetting)
+        // What either kernel's boots could not check, under the side it plays here.
+        comparison.unchecked = UncheckedCheck.summarize(
+            [(a, Side.baseline), (b, Side.patched)].flatMap { pick, role in
+                pick.0.boots.filter { $0.side == pick.1 }.flatMap { $0.uncheckedChecks(workload: pick.0.plan.workload) }.map { (side: role, check: $0) }
+            })
         let labelA = "\(a.0.summary.id):\(a.1.rawValue)", labelB = "\(b.0.summary.id):\(b.1.rawValue)"
         say("comparing \(labelA) (\(a.0.summary.seriesTitle)) with \(labelB) (\(b.0.summary.seriesTitle))")
         say(ComparisonReport.table(comparison, baselineLabel: labelA, patchedLabel: labelB), terminator: "")
-        let verdict: Verdict = comparison.seriesBrokeSomething ? .fail : (comparison.undecided.isEmpty ? .pass : .inconclusive)
+        let verdict: Verdict = comparison.seriesBrokeSomething ? .fail : (comparison.decidedEverything ? .pass : .inconclusive)
         say("verdict: \(verdict.rawValue): \(ComparisonReport.verdictMeaning(verdict, comparison: comparison))")
         if let json {
             try ReportWriter.write(RunReport(run: references.count == 1 ? a.0.summary.id : nil, verdict: verdict,

@@ -42,6 +42,7 @@ enum ComparisonReport {
         text += "splats: \(comparison.newSplats.count) new, \(comparison.preexistingSplats.count) pre-existing\n"
         for splat in comparison.newSplats { text += "  NEW \(splat.kind.rawValue): \(splat.title)\n" }
         for splat in comparison.preexistingSplats { text += "  pre-existing \(splat.kind.rawValue): \(splat.title)\n" }
+        for line in comparison.unchecked { text += "NOT CHECKED: \(line)\n" }
         return text
     }
 
@@ -102,6 +103,16 @@ enum ComparisonReport {
     }
 
     /// The verdict line's explanation: what an inconclusive or error verdict means for the series.
+    /// What an inconclusive comparison left open: undecided metrics, and checks that did not run.
+    static func openText(_ comparison: Comparison?) -> String {
+        let open = comparison?.undecided.map(\.metric) ?? []
+        let unchecked = comparison?.unchecked.map { $0.components(separatedBy: ":").first ?? $0 }.uniqued() ?? []
+        var parts: [String] = []
+        if !open.isEmpty { parts.append(open.joined(separator: ", ") + " could not be decided") }
+        if !unchecked.isEmpty { parts.append(unchecked.joined(separator: ", ") + " could not be checked") }
+        return parts.isEmpty ? "a measurement could not be decided" : parts.joined(separator: ", and ")
+    }
+
     static func verdictMeaning(_ verdict: Verdict, comparison: Comparison?) -> String {
         switch verdict {
         case .pass: return comparison == nil ? "nothing was found (nothing was booted: the builds are the whole verdict)"
@@ -109,9 +120,7 @@ enum ComparisonReport {
         case .fail: return "the series broke something (the findings above)"
         case .error: return "netrig could not decide: nothing is said about the series"
         case .inconclusive:
-            let open = comparison?.undecided.map(\.metric) ?? []
-            return "nothing was found against the series, but \(open.isEmpty ? "a measurement" : open.joined(separator: ", ")) "
-                + "could not be decided: this is not a pass"
+            return "nothing was found against the series, but " + openText(comparison) + ": this is not a pass"
         }
     }
 }

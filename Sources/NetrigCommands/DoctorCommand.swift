@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GuestVM
 import HostCommands
+import KernelBuild
 import Libvirt
 import NetrigCore
 
@@ -65,6 +66,26 @@ struct DoctorCommand: AsyncParsableCommand {
         if uri.hasPrefix("qemu:///") {
             checks.append(Check(name: "QEMU runs as root", ok: asRoot, detail: asRoot ? "user = \"root\" in qemu.conf" : "guests cannot read kernels under \(directories.cache)",
                                 fix: "add user = \"root\" and group = \"root\" to /etc/libvirt/qemu.conf and restart libvirtd"))
+        }
+        // The named trees: which version each run of them builds, or where it comes from on first use.
+        let workspace = TreeWorkspace(directories: directories)
+        for named in NamedTree.all {
+            let suffix = named == NamedTree.default ? " (the default)" : ""
+            if let (version, commit) = await workspace.imported(named) {
+                checks.append(Check(name: "tree \(named.name)\(suffix)", ok: true,
+                                    detail: "Linux \(version), imported at \(commit.prefix(12)) in \(directories.trees)/\(named.directoryName)", fix: ""))
+                continue
+            }
+            switch named.origin {
+            case .installed:
+                let present = FileManager.default.fileExists(atPath: named.tarball)
+                checks.append(Check(name: "tree \(named.name)\(suffix)", ok: present || named != NamedTree.default,
+                                    detail: present ? "not imported yet: \(named.tarball) is imported on first use (about a minute)"
+                                        : "\(named.tarball) is not installed", fix: "apt-get install \(named.package)"))
+            case .suite(let suite):
+                checks.append(Check(name: "tree \(named.name)\(suffix)", ok: true,
+                                    detail: "not imported yet: \(named.package) is fetched from Debian \(suite) into the cache on first use (160 MiB, the system's apt untouched)", fix: ""))
+            }
         }
         let kernel = (try? FileManager.default.contentsOfDirectory(atPath: directories.kernels))?
             .map { directories.kernels + "/\($0)/bzImage" }.first { FileManager.default.fileExists(atPath: $0) }

@@ -20,7 +20,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The series as a git range BASE..TIP in --tree (instead of --series); BASE is the base.")
     var range: String?
 
-    @Option(help: "A local kernel git tree (default: Debian's linux-source-6.12, imported once into the cache).")
+    @Option(help: "A named tree (debian-6.12, the default, or debian-7.2: Debian's kernel source, imported once into the cache) or the path of a kernel git tree (6.12 or newer).")
     var tree: String?
 
     @Option(help: "Base commit of the series in the tree (default: the series' base-commit trailer, else HEAD; a base-commit the tree lacks is an error).")
@@ -277,6 +277,7 @@ extension RunCommand {
             document.accelerator = stored?.environment?.accelerator
             document.acceleratorFallback = stored?.environment?.acceleratorFallback
             document.series = stored?.series.map(RunReport.SeriesSummary.init)
+            document.tree = stored.flatMap { $0.summary.treeName.isEmpty ? nil : $0.summary.treeName }
             try ReportWriter.write(document, to: json)
         }
         if let signal = SignalCancellation.received.withLock({ $0 }) { throw ExitCode(128 + signal) }
@@ -285,7 +286,7 @@ extension RunCommand {
 
     func plan(config: String, nic: NICModel, topology: Topology?, extra: [String], clock: MeasurementClock?,
               accelerator: Accelerator?, seriesLabel: String) -> RunPlan {
-        RunPlan(treeRequest: tree.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, baseRequest: base, seriesPath: seriesLabel, configName: config, nic: nic,
+        RunPlan(treeRequest: tree.map { NamedTree.named($0) != nil ? $0 : URL(fileURLWithPath: $0).standardizedFileURL.path }, baseRequest: base, seriesPath: seriesLabel, configName: config, nic: nic,
                 workload: workload, repetitions: repetitions, leakCheck: !noLeakCheck, clock: clock,
                 accelerator: accelerator, memoryMiB: guest.memory, vcpus: guest.vcpus ?? 2,
                 commandLine: ["netrig"] + CommandLine.arguments.dropFirst(), buildOnly: buildOnly,

@@ -110,6 +110,8 @@ public struct Comparison: Sendable, Equatable {
     /// Splats only on the patched side, and those on both.
     public var newSplats: [Splat]
     public var preexistingSplats: [Splat]
+    /// Checks some boot promised and could not make (`UncheckedCheck.summarize`): the run cannot pass.
+    public var unchecked: [String] = []
 
     /// Significance level for the per-metric tests.
     public static let alpha = 0.05
@@ -247,6 +249,8 @@ public struct Comparison: Sendable, Equatable {
 
     /// Metrics that could not be decided: a run with any is inconclusive, not a pass.
     public var undecided: [MetricComparison] { metrics.filter { $0.verdict == .inconclusive } }
+    /// Everything measured was decided and every promised check ran.
+    public var decidedEverything: Bool { undecided.isEmpty && unchecked.isEmpty }
 }
 
 extension Statistics {

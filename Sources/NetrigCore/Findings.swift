@@ -50,6 +50,33 @@ public struct Splat: Sendable, Codable, Equatable {
     }
 }
 
+/// A check a boot promised and could not make: never reported as a clean result. A run with one cannot
+/// pass (it is inconclusive), and the text, JSON and pages say which check, where and why.
+public struct UncheckedCheck: Sendable, Codable, Equatable, Hashable {
+    /// What was not checked: "page_pool leftovers", "workload devmem_rx".
+    public var check: String
+    /// Why, in words that name what was missing and where netrig looked.
+    public var reason: String
+
+    public init(check: String, reason: String) {
+        self.check = check
+        self.reason = reason
+    }
+
+    /// The page_pool leftover check.
+    public static let pagePoolLeftovers = "page_pool leftovers"
+
+    /// One line per check and reason, naming the sides: "page_pool leftovers: not checked on baseline and
+    /// patched (the tree has no ynl CLI at …)". The same boots give the same lines, in the same order.
+    public static func summarize(_ entries: [(side: Side, check: UncheckedCheck)]) -> [String] {
+        let keys = entries.map(\.check).uniqued()
+        return keys.map { key in
+            let sides = Side.allCases.filter { side in entries.contains { $0.side == side && $0.check == key } }
+            return "\(key.check): not checked on \(sides.map(\.rawValue).joined(separator: " and ")) (\(key.reason))"
+        }
+    }
+}
+
 /// What the collectors found on one guest after its workloads.
 public struct Collected: Sendable, Equatable {
     public var leaks: [Leak]
@@ -57,12 +84,15 @@ public struct Collected: Sendable, Equatable {
     public var dmesg: String
     /// What /sys/kernel/debug/kmemleak said, unparsed; nil when the boot did not scan.
     public var kmemleakReport: String?
+    /// Checks the collector could not make in this guest.
+    public var unchecked: [UncheckedCheck]
 
-    public init(leaks: [Leak], splats: [Splat], dmesg: String, kmemleakReport: String? = nil) {
+    public init(leaks: [Leak], splats: [Splat], dmesg: String, kmemleakReport: String? = nil, unchecked: [UncheckedCheck] = []) {
         self.leaks = leaks
         self.splats = splats
         self.dmesg = dmesg
         self.kmemleakReport = kmemleakReport
+        self.unchecked = unchecked
     }
 }
 
@@ -238,6 +268,12 @@ public struct RunReport: Sendable, Codable, Equatable {
     /// The series as netrig read it: revision, base, prerequisites, and each patch with the trailers
     /// reviewers gave it on the list. nil when the run stopped before reading it.
     public var series: SeriesSummary?
+    /// Checks a boot promised and could not make, one line per check and reason (a run with any is not a
+    /// pass); absent when every check ran.
+    public var notChecked: [String]?
+    /// The tree the run built, with its kernel version ("Debian linux-source-7.2 (7.2.13)"); nil when the
+    /// run stopped before preparing it.
+    public var tree: String?
 
     /// What the report says of a series (the mail itself stays in the store).
     public struct SeriesSummary: Sendable, Codable, Equatable {
@@ -292,5 +328,6 @@ public struct RunReport: Sendable, Codable, Equatable {
         self.clock = clock?.rawValue
         self.phases = phases
         metrics = comparison?.metrics ?? []
+        notChecked = comparison.flatMap { $0.unchecked.isEmpty ? nil : $0.unchecked }
     }
 }

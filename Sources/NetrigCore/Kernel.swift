@@ -111,11 +111,15 @@ public struct GuestProgram: Sendable, Codable, Equatable, Hashable {
     public var sources: [String]
     /// Extra libraries to link (`-lpthread`).
     public var libraries: [String]
+    /// Sources netrig ships with the workload (`workloads/programs/`), by file name: compiled against the
+    /// tree's UAPI headers like the tree's own. nil when there are none.
+    public var shipped: [String: String]?
 
-    public init(name: String, sources: [String], libraries: [String] = []) {
+    public init(name: String, sources: [String], libraries: [String] = [], shipped: [String: String]? = nil) {
         self.name = name
         self.sources = sources
         self.libraries = libraries
+        self.shipped = shipped
     }
 }
 
@@ -159,6 +163,9 @@ public struct KernelArtifact: Sendable, Codable, Equatable {
     public var ccacheHitRatio: Double?
     /// The commands that reproduce the build.
     public var reproducer: [[String]]
+    /// Checks a boot of this kernel cannot make because the tree lacks what they need (no ynl CLI: no
+    /// page_pool state). nil in entries made before netrig recorded it.
+    public var unchecked: [UncheckedCheck]?
 
     public init(side: Side, commit: String, key: String, configName: String, configHash: String, kernelImage: String,
                 configPath: String, programs: [String: String], buildLog: String, cached: Bool,

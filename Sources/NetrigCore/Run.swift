@@ -117,11 +117,14 @@ public struct BootRecord: Sendable, Codable, Equatable {
     public var unsupportedReason: String?
     /// The unparsed kmemleak report of a leak-check boot.
     public var kmemleakReport: String?
+    /// Checks the collectors could not make in this boot.
+    public var unchecked: [UncheckedCheck]
 
     public init(side: Side, nic: NICModel, accelerator: Accelerator, clock: MeasurementClock, kmemleak: Bool,
                 bootSeconds: Double, consoleLog: String, dmesg: String, workloadTranscript: String,
-                unsupportedReason: String?, kmemleakReport: String? = nil) {
+                unsupportedReason: String?, kmemleakReport: String? = nil, unchecked: [UncheckedCheck] = []) {
         self.kmemleakReport = kmemleakReport
+        self.unchecked = unchecked
         self.side = side
         self.nic = nic
         self.accelerator = accelerator
@@ -132,6 +135,20 @@ public struct BootRecord: Sendable, Codable, Equatable {
         self.dmesg = dmesg
         self.workloadTranscript = workloadTranscript
         self.unsupportedReason = unsupportedReason
+    }
+}
+
+extension BootRecord {
+    /// Everything this boot promised and did not check: its collectors' gaps, and the workload itself when
+    /// it was unsupported (it measured nothing, so it decided nothing).
+    public func uncheckedChecks(workload: String) -> [UncheckedCheck] {
+        (unsupportedReason.map { [UncheckedCheck(check: "workload \(workload)", reason: $0)] } ?? []) + unchecked
+    }
+
+    /// The not-checked lines of a set of boots (`UncheckedCheck.summarize`): one rule for the run, its
+    /// stored comparison and a resumed run.
+    public static func uncheckedLines(_ boots: [BootRecord], workload: String) -> [String] {
+        UncheckedCheck.summarize(boots.flatMap { boot in boot.uncheckedChecks(workload: workload).map { (boot.side, $0) } })
     }
 }
 
@@ -192,6 +209,15 @@ public enum Verdict: String, Sendable, Codable, CaseIterable {
     /// The verdict of an error that ended a run: the series' only when the error blames it.
     public init(ending error: NetrigError) {
         self = error.blame == .series ? .fail : .error
+    }
+
+    /// The verdict of a run that got as far as comparing: fail when the series is blamed for something;
+    /// else inconclusive when a metric stayed undecided or a promised check did not run; else pass. One
+    /// rule for the run, `show`, `compare` and the pages.
+    public static func of(findings: [Finding], comparison: Comparison?) -> Verdict {
+        if !findings.isEmpty { return .fail }
+        guard let comparison else { return .pass }
+        return comparison.decidedEverything ? .pass : .inconclusive
     }
 
     /// The verdict of several runs (a config matrix): the series broke something if any run says so;
@@ -265,6 +291,7 @@ public struct StoredRun: Sendable, Equatable {
                                     minimumEffect: (measurementClock ?? .virtual).minimumEffect, setting: measurementSetting)
         // As the run decided: a guest that could not keep time measured nothing worth trusting.
         if let reason = GuestClockHealth.distrust(GuestClockHealth.problems(ofThroughputBoots: boots)) { comparison.distrustMetrics(because: reason) }
+        comparison.unchecked = BootRecord.uncheckedLines(boots, workload: plan.workload)
         return comparison
     }
 

@@ -70,7 +70,8 @@ public struct RunEngine: Sendable {
                 : try await test(runID, plan: plan, workload: workload, artifacts: artifacts, prior: prior)
             let findings = Finding.from(patchBuilds, plan: plan) + (comparison.map { Finding.from($0, plan: plan) } ?? [])
             // A pass decides everything it measured: a metric the noise left open makes the run inconclusive.
-            let verdict: Verdict = !findings.isEmpty ? .fail : (comparison?.undecided.isEmpty == false ? .inconclusive : .pass)
+            // and so does a check that did not run (a pass says every promised check was made).
+            let verdict = Verdict.of(findings: findings, comparison: comparison)
             try await store.finishRun(runID, status: .completed, verdict: verdict, error: nil)
             return Outcome(run: runID, comparison: comparison, patchBuilds: patchBuilds, findings: findings, verdict: verdict, error: nil)
         } catch {
@@ -223,7 +224,10 @@ public struct RunEngine: Sendable {
         // So do the clock problems their guests printed (re-read from each stored boot's dmesg).
         for side in Side.allCases {
             let splats = prior?.throughputSplats[side] ?? [], problems = prior?.clockProblems[side] ?? []
-            if !splats.isEmpty || !problems.isEmpty { measured[side] = SideResult(samples: [], leaks: [], splats: splats, clockProblems: problems) }
+            let unchecked = prior?.unchecked[side] ?? []
+            if !splats.isEmpty || !problems.isEmpty || !unchecked.isEmpty {
+                measured[side] = SideResult(samples: [], leaks: [], splats: splats, clockProblems: problems, unchecked: unchecked)
+            }
         }
         /// One round of throughput boots: both sides at once, or one after the other (baseline first).
         func measureRound(_ round: Int, count: Int, firstRepetition: Int, label: String) async throws {
@@ -304,12 +308,17 @@ public struct RunEngine: Sendable {
         let leaks = plannedSides.flatMap { leakResults[$0.0]?.leaks ?? [] }
         let splats = plannedSides.flatMap { (measured[$0.0]?.splats ?? []) + (leakResults[$0.0]?.splats ?? []) }
         let clockProblems = plannedSides.flatMap { measured[$0.0]?.clockProblems ?? [] }
+        let unchecked = plannedSides.flatMap { side in
+            ((measured[side.0]?.unchecked ?? []) + (leakResults[side.0]?.unchecked ?? [])).map { (side: side.0, check: $0) }
+        }
+        for line in UncheckedCheck.summarize(unchecked) { progress.note(line) }
         return try await timed(.compare, runID, detail: "baseline against patched") {
             var comparison = Comparison(samples: samples, leaks: leaks, splats: splats, patchedLeakRounds: max(1, leakRounds),
                                         minimumEffect: finalClock.minimumEffect,
                                         setting: MetricComparison.Setting(nic: plan.nic, clock: finalClock, workload: workload.name,
                                                                           maxRepetitions: plan.maxRepetitions ?? plan.repetitions))
             if let reason = GuestClockHealth.distrust(clockProblems) { comparison.distrustMetrics(because: reason) }
+            comparison.unchecked = UncheckedCheck.summarize(unchecked)
             return comparison
         }
     }
@@ -412,6 +421,8 @@ public struct RunEngine: Sendable {
         var leakSplats: [Side: [Splat]] = [:]
         /// What its throughput boots' guests said of their clocks.
         var clockProblems: [Side: [String]] = [:]
+        /// The checks its boots could not make (their workloads' and collectors').
+        var unchecked: [Side: [UncheckedCheck]] = [:]
         /// The accelerator and clock its boots used: the rest of the run uses them too.
         var machine: (accelerator: Accelerator, clock: MeasurementClock)?
 
@@ -422,6 +433,7 @@ public struct RunEngine: Sendable {
                 leakRounds[side] = run.boots.filter { $0.side == side && $0.kmemleak && !$0.workloadFailed }.count / max(1, guestsPerBoot)
                 leaks[side] = run.leaks.filter { $0.side == side }
                 clockProblems[side] = GuestClockHealth.problems(ofThroughputBoots: run.boots.filter { $0.side == side })
+                unchecked[side] = run.boots.filter { $0.side == side && !$0.workloadFailed }.flatMap { $0.uncheckedChecks(workload: run.plan.workload) }
                 // Splats are stored per boot; which boot is not in the splat, so they count with the throughput
                 // boots unless only leak boots were stored.
                 let splats = run.splats.filter { $0.side == side }
@@ -469,8 +481,12 @@ public struct RunEngine: Sendable {
         var bootSeconds: Double?
         /// What its throughput boots' kernels said about their own clocks (`GuestClockHealth`), per boot.
         var clockProblems: [String] = []
+        /// The checks its boots could not make.
+        var unchecked: [UncheckedCheck] = []
 
-        init(samples: [Sample], leaks: [Leak], splats: [Splat], bootSeconds: Double? = nil, clockProblems: [String] = []) {
+        init(samples: [Sample], leaks: [Leak], splats: [Splat], bootSeconds: Double? = nil, clockProblems: [String] = [],
+             unchecked: [UncheckedCheck] = []) {
+            self.unchecked = unchecked
             self.samples = samples
             self.leaks = leaks
             self.splats = splats
@@ -484,6 +500,7 @@ public struct RunEngine: Sendable {
             splats += other.splats
             bootSeconds = bootSeconds ?? other.bootSeconds
             clockProblems += other.clockProblems
+            unchecked += other.unchecked
         }
     }
 
@@ -610,17 +627,23 @@ public struct RunEngine: Sendable {
             // One boot record per guest; the samples belong to the first (the client's end).
             for (index, guest) in sessions.enumerated() {
                 var collected = try await collector.collect(on: guest, side: side, kmemleak: kmemleak)
+                // The build knows better why a check cannot run (what the tree lacks, and where it looked)
+                // than the guest ("no ynl in the guest"): its reason replaces the guest's for that check.
+                let known = artifact.unchecked ?? []
+                collected.unchecked = known + collected.unchecked.filter { gap in !known.contains { $0.check == gap.check } }
                 for leak in collected.leaks.indices { collected.leaks[leak].round = round }
                 let samples = keepSamples && index == 0 ? outcome.samples : []
                 let boot = BootRecord(side: side, nic: plan.nic, accelerator: specs[index].accelerator, clock: specs[index].clock,
                                       kmemleak: kmemleak, bootSeconds: guest.bootSeconds, consoleLog: guest.consoleLog,
                                       dmesg: collected.dmesg, workloadTranscript: index == 0 ? outcome.transcript : "",
-                                      unsupportedReason: unsupported, kmemleakReport: collected.kmemleakReport)
+                                      unsupportedReason: unsupported, kmemleakReport: collected.kmemleakReport,
+                                      unchecked: collected.unchecked)
                 try await store.recordBoot(context.runID, boot, samples: samples, collected: collected)
                 let clockProblems = purpose == .throughput ? GuestClockHealth.problems(inKernelLog: collected.dmesg)
                     .map { "\(side.rawValue) boot \(specs[index].name), round \(round): \($0)" } : []
                 for problem in clockProblems { progress.note("guest clock: " + problem) }
-                result.merge(SideResult(samples: samples, leaks: collected.leaks, splats: collected.splats, clockProblems: clockProblems))
+                result.merge(SideResult(samples: samples, leaks: collected.leaks, splats: collected.splats, clockProblems: clockProblems,
+                                        unchecked: boot.uncheckedChecks(workload: workload.name)))
             }
             return result
         }

@@ -158,6 +158,11 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         migrator.registerMigration("v6-run-owner") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN owner_host TEXT; ALTER TABLE runs ADD COLUMN owner_pid INTEGER")
         }
+        // The checks a boot could not make (a JSON array of {check, reason}); NULL on older rows: every
+        // check of theirs ran or was not promised.
+        migrator.registerMigration("v7-boot-unchecked") { db in
+            try db.execute(sql: "ALTER TABLE boots ADD COLUMN unchecked_json TEXT")
+        }
         return migrator
     }
 
@@ -258,11 +263,11 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         try await write { db in
             try db.execute(sql: """
                 INSERT INTO boots (run_id, side, nic, accelerator, clock, kmemleak, boot_seconds, console_log, dmesg, transcript,
-                                   unsupported_reason, kmemleak_report)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   unsupported_reason, kmemleak_report, unchecked_json)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [run, boot.side.rawValue, boot.nic.rawValue, boot.accelerator.rawValue, boot.clock.rawValue,
                                  boot.kmemleak, boot.bootSeconds, boot.consoleLog, boot.dmesg, boot.workloadTranscript,
-                                 boot.unsupportedReason, boot.kmemleakReport])
+                                 boot.unsupportedReason, boot.kmemleakReport, boot.unchecked.isEmpty ? nil : try Self.json(boot.unchecked)])
             let bootID = db.lastInsertedRowID
             for sample in samples {
                 try db.execute(sql: """
@@ -332,7 +337,8 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
                 return BootRecord(side: side, nic: nic, accelerator: accelerator, clock: clock, kmemleak: r["kmemleak"],
                                   bootSeconds: r["boot_seconds"], consoleLog: r["console_log"], dmesg: r["dmesg"],
                                   workloadTranscript: r["transcript"], unsupportedReason: r["unsupported_reason"],
-                                  kmemleakReport: r["kmemleak_report"])
+                                  kmemleakReport: r["kmemleak_report"],
+                                  unchecked: Self.decode([UncheckedCheck].self, r["unchecked_json"]) ?? [])
             }
             let samples = try Row.fetchAll(db, sql: "SELECT * FROM samples WHERE run_id = ? ORDER BY id", arguments: [id]).compactMap { r -> Sample? in
                 guard let side = Side(rawValue: r["side"]), let nic = NICModel(rawValue: r["nic"]) else { return nil }

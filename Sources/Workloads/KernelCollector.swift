@@ -21,8 +21,10 @@ public struct KernelCollector: GuestCollector {
     public func collect(on guest: any GuestSession, side: Side, kmemleak: Bool) async throws -> Collected {
         var leaks: [Leak] = []
         var report: String?
-        let (pools, _) = try await PagePoolProbe.pools(on: guest)
+        let (pools, _, failure) = try await PagePoolProbe.pools(on: guest)
         let leftovers = PagePoolProbe.leftovers(pools ?? [], side: side)
+        // No pool list is not an empty one: the check did not run.
+        let unchecked = failure.map { [UncheckedCheck(check: UncheckedCheck.pagePoolLeftovers, reason: $0)] } ?? []
         if kmemleak {
             let scan = """
             sleep 6
@@ -40,7 +42,7 @@ public struct KernelCollector: GuestCollector {
         // A kernel built with kmemleak off by default says at boot that the detector is disabled: only a
         // boot that asked for kmemleak has lost something when it says so.
         if !kmemleak { splats.removeAll { $0.kind == .kmemleakDisabled } }
-        return Collected(leaks: leaks, splats: splats, dmesg: dmesg.standardOutput, kmemleakReport: report)
+        return Collected(leaks: leaks, splats: splats, dmesg: dmesg.standardOutput, kmemleakReport: report, unchecked: unchecked)
     }
 }
 

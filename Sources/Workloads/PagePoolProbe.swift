@@ -26,21 +26,31 @@ public enum PagePoolProbe {
         return output.exitStatus == 0
     }
 
+    /// The ynl CLI and the netdev spec in the guest (`TreeTools.ynlPackArguments` lays the tar out).
+    public static let cli = directory + "/cli.py"
+    public static let netdevSpec = directory + "/specs/netdev.yaml"
+
     /// The pools netlink lists now, waiting up to `settle` for destroyed pools whose pages come back late
-    /// (page_pool retries the release every second). nil when the guest has no ynl or the kernel no
-    /// page-pool netlink (then `error` says why).
-    public static func pools(on guest: any GuestSession, settle: Int = 3) async throws -> (pools: [Pool]?, raw: String) {
+    /// (page_pool retries the release every second), or why they could not be read (no ynl in the guest, a
+    /// netlink error, output that is not ynl's JSON).
+    public static func pools(on guest: any GuestSession, settle: Int = 3) async throws -> (pools: [Pool]?, raw: String, failure: String?) {
         let script = """
-        [ -d \(directory) ] || { echo "no ynl CLI in the guest" >&2; exit 3; }
-        cd \(directory)
-        dump() { python3 tools/net/ynl/cli.py --no-schema --spec Documentation/netlink/specs/netdev.yaml --dump page-pool-get --output-json; }
+        [ -f \(cli) ] || { echo "no ynl CLI in the guest (the kernel's build packed none)" >&2; exit 3; }
+        dump() { python3 \(cli) --no-schema --spec \(netdevSpec) --dump page-pool-get --output-json; }
         i=0
         while out=$(dump) && echo "$out" | grep -q detach-time && [ $i -lt \(settle * 2) ]; do sleep 0.5; i=$((i+1)); done
         dump
         """
         let output = try await guest.runScript(script, timeout: .seconds(120))
-        guard output.exitStatus == 0 else { return (nil, output.standardOutput + output.standardError) }
-        return (parse(output.standardOutput), output.standardOutput)
+        guard output.exitStatus == 0 else {
+            let said = output.standardError.lastLines(2).joined(separator: " ")
+            return (nil, output.standardOutput + output.standardError,
+                    output.exitStatus == 3 ? said : "ynl page-pool-get failed (exit \(output.exitStatus)): \(said)")
+        }
+        guard let pools = parse(output.standardOutput) else {
+            return (nil, output.standardOutput, "ynl page-pool-get printed no JSON list: " + output.standardOutput.lastLines(1).joined())
+        }
+        return (pools, output.standardOutput, nil)
     }
 
     /// Parses ynl's JSON dump: a list of objects with `id`, `ifindex`, `inflight`, `inflight-mem`,

@@ -50,8 +50,25 @@ public struct WorkloadCatalog: Sendable {
             guard let model = NICModel(rawValue: name) else { throw fail("unknown NIC '\(name)'") }
             return model
         }
+        let directory = (path as NSString).deletingLastPathComponent
+        /// A file the workload ships, under the workloads directory: its text.
+        func shippedText(_ relative: String, what: String) throws -> String {
+            guard !relative.hasPrefix("/"), !relative.contains("..") else { throw fail("\(what) must name a file under the workloads directory") }
+            guard let text = try? String(contentsOfFile: directory + "/" + relative, encoding: .utf8) else {
+                throw fail("\(what): cannot read \(relative)")
+            }
+            return text
+        }
         let programs = try tables("programs").map { t in
-            GuestProgram(name: try string(t, "name"), sources: strings(t, "sources"), libraries: strings(t, "libraries"))
+            let name = try string(t, "name")
+            var shipped: [String: String] = [:]
+            for relative in strings(t, "shipped") {
+                shipped[(relative as NSString).lastPathComponent] = try shippedText(relative, what: "program '\(name)' source")
+            }
+            let program = GuestProgram(name: name, sources: strings(t, "sources"), libraries: strings(t, "libraries"),
+                                       shipped: shipped.isEmpty ? nil : shipped)
+            guard !program.sources.isEmpty || !shipped.isEmpty else { throw fail("program '\(name)' has no sources") }
+            return program
         }
         let modes = try tables("modes").map { t in
             WorkloadMode(name: try string(t, "name"), clientArguments: strings(t, "client_args"), serverArguments: strings(t, "server_args"))
@@ -84,15 +101,9 @@ public struct WorkloadCatalog: Sendable {
         definition.xdpPass = table["xdp_pass"]?.bool
         if let scripts = table["scripts"]?.table {
             var texts: [String: String] = [:]
-            let directory = (path as NSString).deletingLastPathComponent
             for (name, value) in scripts {
-                guard let relative = value.string, !relative.hasPrefix("/"), !relative.contains("..") else {
-                    throw fail("script '\(name)' must name a file under the workloads directory")
-                }
-                guard let text = try? String(contentsOfFile: directory + "/" + relative, encoding: .utf8) else {
-                    throw fail("script '\(name)': cannot read \(relative)")
-                }
-                texts[name] = text
+                guard let relative = value.string else { throw fail("script '\(name)' must name a file under the workloads directory") }
+                texts[name] = try shippedText(relative, what: "script '\(name)'")
             }
             definition.scripts = texts
         }

@@ -249,13 +249,16 @@ import Testing
     }
 
     /// `--configs default,devmem-off --build-only`: a run per config, one verdict; the devmem-off config
-    /// really has NET_DEVMEM off (its only path to GENERIC_ALLOCATOR, X86_MCE, is off) and the default has it on.
+    /// really has NET_DEVMEM off (no dma-buf support: kconfigs/fragments/devmem-off.config) and the default has it on.
     /// Builds the second config, cold the first time (about 10 minutes here), cached afterwards.
+    /// On 6.12 (RealConfigTests.everyNamedConfigHoldsOnThisTree checks 7.2's configs without building:
+    /// a cold devmem-off build costs 10 minutes per tree).
     @Test func configMatrixBuildsEachConfigAndDevmemOffHolds() async throws {
+        let tree = NamedTree.debian612.name
         let scratch = fixtures.scratchDirectory("e2e-matrix")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let storePath = scratch + "/runs.sqlite"
-        let result = try await netrig(["run", "--store", storePath, "--build-only", "--configs", "default,devmem-off",
+        let result = try await netrig(["run", "--store", storePath, "--build-only", "--configs", "default,devmem-off", "--tree", tree,
                                        "--json", scratch + "/report.json"], timeout: .seconds(3600))
         #expect(result.exitStatus == 0, "\(result.standardOutput)\(result.standardError)")
         #expect(result.standardOutput.contains("matrix verdict: pass"))
@@ -275,6 +278,41 @@ import Testing
         }
         #expect(devmem["default"] == "CONFIG_NET_DEVMEM=y")
         #expect(devmem["devmem-off"] == "# CONFIG_NET_DEVMEM is not set" || devmem["devmem-off"] == nil, "\(devmem)")
+    }
+
+    /// Linux 7.2 from Debian unstable, as `--tree debian-7.2` fetches it: the default example passes with
+    /// every check made (the page_pool state read with 7.2's own ynl, under pyynl/), and the per-byte cost
+    /// (its 7.2 version: the 6.12 one does not apply) is a regression. The kernels are the ones every 7.2
+    /// test shares (the default config).
+    @Test func onLinux72TheExamplePassesWithEveryCheckAndAnExtraCostIsARegression() async throws {
+        let scratch = fixtures.scratchDirectory("e2e-72")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let storePath = scratch + "/runs.sqlite"
+        let result = try await netrig(["run", "--store", storePath, "--tree", "debian-7.2", "--repetitions", "4", "--no-leak-check",
+                                       "--json", scratch + "/pass.json"])
+        let output = result.standardOutput + result.standardError
+        #expect(result.exitStatus == 0, "netrig run --tree debian-7.2 did not pass:\n\(output)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scratch + "/pass.json"))) as? [String: Any])
+        #expect(report["verdict"] as? String == "pass")
+        #expect((report["tree"] as? String)?.hasPrefix("Debian linux-source-7.2 (7.2.") == true, "\(report["tree"] ?? "no tree")")
+        #expect(report["not_checked"] == nil, "every check ran: \(report["not_checked"] ?? "")")
+        let store = try SQLiteRunStore(path: storePath)
+        let runID = try #require(try await store.listRuns(limit: 1).first).id
+        let run = try #require(try await store.loadRun(runID))
+        #expect(run.builds.allSatisfy { $0.programs["ynl"] != nil && $0.unchecked?.isEmpty != false }, "7.2's ynl was found and packed")
+        #expect(run.boots.allSatisfy { $0.unchecked.isEmpty && $0.dmesg.contains("Linux version 7.2.") }, "\(run.boots.map(\.unchecked))")
+        #expect(!output.contains("NOT CHECKED"))
+        let listing = try await netrig(["runs", "--store", storePath])
+        #expect(listing.standardOutput.contains("Debian linux-source-7.2 (7.2."), "runs shows the tree and its version:\n\(listing.standardOutput)")
+
+        let costly = try await netrig(["run", "--store", storePath, "--tree", "debian-7.2", "--repetitions", "4", "--no-leak-check",
+                                       "--series", fixtures.repository + "/examples/linux-7.2/extra-cost-per-byte.mbox"])
+        #expect(costly.exitStatus == 2, "\(costly.standardOutput)\(costly.standardError)")
+        let costID = try #require(try await store.listRuns(limit: 1).first).id
+        let costRun = try #require(try await store.loadRun(costID))
+        #expect(costRun.builds.first { $0.side == .baseline }?.cached == true, "the same 7.2 baseline is not built twice")
+        let copy = try #require(costRun.comparison.metrics.first { $0.metric == "copy/throughput" })
+        #expect(copy.verdict == .regression && copy.delta < 0, "\(copy.verdictText) \(copy.delta)")
     }
 
     @Test func seriesThatDoesNotApplyFailsInApplyWithExitCode2() async throws {

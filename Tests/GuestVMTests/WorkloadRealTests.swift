@@ -15,11 +15,13 @@ import Testing
     }
 
     /// Runs the workload once per mode with the real collector around it, as the engine does.
-    func run(_ name: String, on link: NetworkLink, kmemleak: Bool = false) async throws -> (outcome: WorkloadOutcome, collected: Collected) {
-        let kernel = try await fixtures.defaultKernel()
+    func run(_ name: String, on link: NetworkLink, kmemleak: Bool = false, tree: NamedTree = .default,
+             viommu: Bool = false) async throws -> (outcome: WorkloadOutcome, collected: Collected) {
+        let kernel = try await fixtures.kernel(tree)
         let workload = try WorkloadCatalog(directory: fixtures.repository + "/workloads").load(name)
         let specs = try await (0..<link.topology.guestCount).asyncMap {
-            try await fixtures.guestSpec("\(name)-\($0)", extra: kmemleak ? ["kmemleak=on"] : [], links: [link], end: $0)
+            try await fixtures.guestSpec("\(name)-\($0)", extra: kmemleak ? ["kmemleak=on"] : [],
+                                         links: [link], end: $0, viommu: viommu, tree: tree)
         }
         defer { specs.forEach { try? FileManager.default.removeItem(atPath: $0.workDirectory) } }
         let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
@@ -147,10 +149,15 @@ extension WorkloadRealTests {
 @Suite(.serialized, .enabled(if: HostFixtures.enabled)) struct PagePoolProbeRealTests {
     let fixtures = HostFixtures.shared
 
-    @Test func aPoolDestroyedWithAPageInFlightIsALeftoverUntilThePageComesBack() async throws {
-        let kernel = try await fixtures.defaultKernel()
+    /// On both trees: 6.12 keeps ynl at tools/net/ynl/cli.py, 7.x under pyynl/ (and its replies carry
+    /// an io-uring nest); the guest's copy has one layout either way.
+    @Test(arguments: [NamedTree.debian612.name, NamedTree.debian72.name])
+    func aPoolDestroyedWithAPageInFlightIsALeftoverUntilThePageComesBack(_ treeName: String) async throws {
+        let tree = try #require(NamedTree.named(treeName))
+        let kernel = try await fixtures.kernel(tree)
+        #expect(kernel.unchecked?.isEmpty != false, "the tree has ynl: \(kernel.unchecked ?? [])")
         let link = NetworkLink(model: .netdevsim, topology: .loop)
-        let spec = try await fixtures.guestSpec("pp-hold", links: [link])
+        let spec = try await fixtures.guestSpec("pp-hold", links: [link], tree: tree)
         defer { try? FileManager.default.removeItem(atPath: spec.workDirectory) }
         let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
         let (live, held, released, holdOutput) = try await launcher.withGuest(spec) { guest in
@@ -174,6 +181,81 @@ extension WorkloadRealTests {
         #expect(leftovers.first?.kind == .pagePoolLeftover)
         #expect(leftovers.first?.text.contains("1 page(s) in flight") == true, "\(leftovers.first?.text ?? "")")
         #expect(PagePoolProbe.leftovers(try #require(released), side: .patched).isEmpty, "the pool goes once its page is back")
+    }
+}
+
+/// What Linux 7.x adds, each tried for real on 7.2 and said to be unsupported on 6.12 with the reason.
+@Suite(.serialized, .enabled(if: HostFixtures.enabled)) struct LinuxSevenWorkloadTests {
+    let real = WorkloadRealTests()
+
+    /// 7.x's virtio-net receives through page_pool, DMA-mapped behind the vIOMMU (iommu_platform=on):
+    /// torn down with pages in a socket, it leaves nothing behind. 6.12's virtio-net has no page pool.
+    @Test func virtioNetTornDownWithPagesInFlightThroughItsPagePool() async throws {
+        let (outcome, collected) = try await real.run("pp_inflight_teardown", on: NetworkLink(model: .virtioNet, topology: .loop),
+                                                      tree: .debian72, viommu: true)
+        #expect(outcome.status == .completed, "\(outcome.transcript.lastLines(12))")
+        let pools = try #require(outcome.transcript.firstMatch(of: /pools=(\d+) on \S+ \(driver virtio_net\)/).map { Int($0.1) ?? 0 },
+                                 "virtio-net has page pools on 7.2:\n\(outcome.transcript.lastLines(12))")
+        #expect(pools >= 1)
+        let reports = outcome.transcript.matches(of: /cycles=(\d+) queued_max=(\d+) inflight_at_teardown_max=(\d+)/)
+        #expect(reports.count == 2 && reports.allSatisfy { (Int($0.1) ?? 0) >= 2 }, "\(outcome.transcript.lastLines(12))")
+        #expect(collected.unchecked.isEmpty, "page_pool state was read: \(collected.unchecked)")
+        #expect(collected.splats.isEmpty, "\(collected.splats.map(\.title))")
+
+        let (old, _) = try await real.run("pp_inflight_teardown", on: NetworkLink(model: .virtioNet, topology: .loop), tree: .debian612)
+        guard case .unsupported(let reason) = old.status else {
+            Issue.record("6.12's virtio-net has no page pool: must be unsupported, got \(old.status):\n\(old.transcript.lastLines(8))")
+            return
+        }
+        #expect(reason.hasPrefix("unsupported by this NIC in this kernel: its driver creates no page pool"))
+        #expect(old.transcript.contains("no page pool: "), "\(old.transcript.lastLines(4))")
+    }
+
+    /// io_uring zero-copy receive with no device (7.x): every byte of the loopback stream arrives through
+    /// the copy fallback and checks out, and zcrx on lo (no DMA device) is refused. 6.12's io_uring UAPI
+    /// has no no-device zcrx: the program, built against 6.12's headers, says so.
+    @Test func ioUringZeroCopyReceiveInNoDeviceModeOn72AndUnsupportedOn612() async throws {
+        let (outcome, collected) = try await real.run("iou_zcrx", on: NetworkLink(model: .veth, topology: .loop), kmemleak: true, tree: .debian72)
+        #expect(outcome.status == .completed, "\(outcome.transcript.lastLines(12))")
+        let line = try #require(outcome.transcript.firstMatch(of: /zcrx: bytes=(\d+) cqes=(\d+) copy_mode=1 verify_errors=(\d+)/),
+                                "\(outcome.transcript.lastLines(12))")
+        #expect((Int(line.1) ?? 0) > 1 << 20, "at least a MiB received")
+        #expect(Int(line.3) == 0, "every byte as sent")
+        #expect(outcome.samples.first { $0.metric.hasSuffix("throughput") }.map { $0.value > 0 } == true, "\(outcome.samples)")
+        #expect(outcome.transcript.contains("zcrx: register on lo: EOPNOTSUPP"), "\(outcome.transcript.lastLines(12))")
+        #expect(collected.leaks.isEmpty, "nothing leaked: \(collected.leaks.map(\.fingerprint))")
+        #expect(collected.splats.isEmpty, "\(collected.splats.map(\.title))")
+
+        let (old, _) = try await real.run("iou_zcrx", on: NetworkLink(model: .veth, topology: .loop), tree: .debian612)
+        guard case .unsupported(let reason) = old.status else {
+            Issue.record("6.12 has no no-device zcrx: must be unsupported, got \(old.status):\n\(old.transcript.lastLines(8))")
+            return
+        }
+        #expect(reason.hasPrefix("unsupported by this kernel: its io_uring has no no-device zero-copy receive"), "\(reason)")
+    }
+
+    /// bind-tx's paths: on 7.2 the emulated NIC refuses netmem TX (EOPNOTSUPP) and a memfd that is no
+    /// dma-buf is refused; 6.12's netdev family has no bind-tx. Both unsupported, each with its reason,
+    /// and kmemleak finds nothing the cycles left behind.
+    @Test func devmemTxIsUnsupportedByTheNICOn72AndByTheKernelOn612() async throws {
+        let (outcome, collected) = try await real.run("devmem_tx", on: NetworkLink(model: .vmxnet3, topology: .loop), kmemleak: true, tree: .debian72)
+        guard case .unsupported(let reason) = outcome.status else {
+            Issue.record("devmem_tx on vmxnet3 must be unsupported on 7.2, got \(outcome.status):\n\(outcome.transcript.lastLines(12))")
+            return
+        }
+        #expect(reason.hasPrefix("unsupported by this NIC: it does not support netmem TX"), "\(reason)")
+        let cycles = try #require(outcome.transcript.firstMatch(of: /cycles=(\d+)/).map { Int($0.1) ?? 0 })
+        #expect(outcome.transcript.contains("bind tx: EOPNOTSUPP x\(cycles)"), "\(outcome.transcript.lastLines(8))")
+        #expect(outcome.transcript.contains("bind bad-fd: ") && !outcome.transcript.contains("bind bad-fd: bound"), "\(outcome.transcript.lastLines(8))")
+        #expect(collected.leaks.isEmpty, "nothing leaked: \(collected.leaks.map(\.fingerprint))")
+        #expect(collected.splats.isEmpty, "\(collected.splats.map(\.title))")
+
+        let (old, _) = try await real.run("devmem_tx", on: NetworkLink(model: .vmxnet3, topology: .loop), tree: .debian612)
+        guard case .unsupported(let oldReason) = old.status else {
+            Issue.record("6.12 has no bind-tx: must be unsupported, got \(old.status):\n\(old.transcript.lastLines(8))")
+            return
+        }
+        #expect(oldReason.hasPrefix("unsupported by this kernel: its netdev family has no bind-tx"), "\(oldReason)")
     }
 }
 

@@ -6,8 +6,9 @@ import Testing
 @testable import NetrigCore
 
 /// A worktree of the default tree's base in a scratch directory, removed (and pruned) afterwards.
-func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, _ body: (KernelTree, String, String) async throws -> T) async throws -> T {
-    let tree = try await fixtures.defaultTree()
+func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, tree named: NamedTree = .default,
+                            _ body: (KernelTree, String, String) async throws -> T) async throws -> T {
+    let tree = try await fixtures.tree(named)
     let scratch = fixtures.scratchDirectory(name)
     let repository = Git(directory: tree.repository)
     let worktree = scratch + "/src"
@@ -51,9 +52,18 @@ func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, _ body: (K
             let changes = ConfigChange.between(KernelBuilder.parseConfig(effective["baseline"]!), KernelBuilder.parseConfig(effective["patched"]!))
             #expect(changes == [ConfigChange(symbol: "CONFIG_NETRIG_EXAMPLE_POOL_CHECKS", baseline: "n", patched: "y")])
 
-            // Every shipped named config holds on this tree: each requested symbol survives olddefconfig
-            // (configure throws, naming the symbol and the unmet dependency, when one does not).
-            try await git.run(["checkout", "--quiet", "--detach", tree.baseCommit], phase: .applySeries)
+        }
+    }
+
+    /// Every shipped named config holds on every named tree: each requested symbol survives olddefconfig
+    /// (configure throws, naming the symbol and the unmet dependency, when one does not). devmem-off has
+    /// NET_DEVMEM off on 7.2, where NET_DEVMEM selects GENERIC_ALLOCATOR, as on 6.12.
+    @Test(arguments: [NamedTree.debian612.name, NamedTree.debian72.name])
+    func everyNamedConfigHoldsOnThisTree(_ treeName: String) async throws {
+        try await withScratchWorktree(fixtures, "configs", tree: try #require(NamedTree.named(treeName))) { tree, worktree, scratch in
+            let builder = KernelBuilder(directories: fixtures.directories, workspace: TreeWorkspace(directories: fixtures.directories))
+            let buildDirectory = scratch + "/build"
+            try FileManager.default.createDirectory(atPath: buildDirectory, withIntermediateDirectories: true)
             let names = try FileManager.default.contentsOfDirectory(atPath: fixtures.repository + "/kconfigs")
                 .filter { $0.hasSuffix(".toml") }.map { String($0.dropLast(5)) }.sorted()
             #expect(names.contains("devmem-off") && names.contains("debug"))
@@ -64,7 +74,7 @@ func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, _ body: (K
                 _ = try await builder.configure(request, worktree: worktree, buildDirectory: buildDirectory, log: scratch + "/\(name).log",
                                                 phase: .configure, blame: .usage, reproducer: &reproducer)
                 let values = KernelBuilder.parseConfig(try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8))
-                #expect((values["CONFIG_NET_DEVMEM"] ?? "n") == (name == "devmem-off" ? "n" : "y"), "\(name)")
+                #expect((values["CONFIG_NET_DEVMEM"] ?? "n") == (name == "devmem-off" ? "n" : "y"), "\(treeName) \(name)")
                 if name == "debug" {
                     #expect(values["CONFIG_KASAN"] == "y" && values["CONFIG_DMA_API_DEBUG"] == "y" && values["CONFIG_INTEL_IOMMU"] == "y")
                 }
@@ -183,8 +193,8 @@ func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, _ body: (K
         let git = Git(directory: tree.repository)
         let shown = try await git.run(["show", "-s", "--format=%P|%an <%ae>|%aI|%cn <%ce>|%cI|%s", tree.baseCommit], phase: .prepareTree)
         #expect(shown == "|netrig <netrig@localhost>|2000-01-01T00:00:00+00:00|netrig <netrig@localhost>|2000-01-01T00:00:00+00:00|"
-                + TreeWorkspace.importMessage(tree.version), "\(shown)")
-        let remade = try await git.run(["commit-tree", tree.baseCommit + "^{tree}", "-m", TreeWorkspace.importMessage(tree.version)],
+                + NamedTree.debian612.importMessage(version: tree.version), "\(shown)")
+        let remade = try await git.run(["commit-tree", tree.baseCommit + "^{tree}", "-m", NamedTree.debian612.importMessage(version: tree.version)],
                                        phase: .prepareTree, environment: ["GIT_AUTHOR_DATE": Git.fixedDate])
         #expect(remade == tree.baseCommit)
         let example = try String(contentsOfFile: HostFixtures.shared.repository + "/examples/broken-middle-patch.mbox", encoding: .utf8)

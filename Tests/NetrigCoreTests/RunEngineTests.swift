@@ -498,6 +498,69 @@ import Testing
         #expect(Verdict.combined([.inconclusive, .fail]) == .fail)
     }
 
+    /// A check a guest could not make is never a clean result: the run, its stored comparison and a
+    /// resumed run all say "not checked", and none of them passes.
+    @Test func aCheckThatCouldNotRunMakesTheRunInconclusive() async throws {
+        let store = MemoryStore()
+        var engine = makeEngine(store: store)
+        let gap = UncheckedCheck(check: UncheckedCheck.pagePoolLeftovers, reason: "ynl page-pool-get failed (exit 1): ENOENT")
+        engine.collector = FakeCollector(leaks: [:], unchecked: [.patched: [gap]])
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.verdict == .inconclusive)
+        #expect(outcome.findings.isEmpty, "not a finding against the series")
+        let line = "page_pool leftovers: not checked on patched (ynl page-pool-get failed (exit 1): ENOENT)"
+        #expect(outcome.comparison?.unchecked == [line])
+        let stored = store.stored(plan: plan, series: series)
+        #expect(stored.comparison.unchecked == [line], "the stored run says the same")
+        #expect(Verdict.of(findings: [], comparison: stored.comparison) == .inconclusive)
+        #expect(store.state.withLock { $0.finished?.verdict } == .inconclusive)
+    }
+
+    /// The tree's reason (what it lacks and where netrig looked) replaces the guest's "no ynl" for the
+    /// same check, on every boot.
+    @Test func theBuildsReasonForAMissingToolIsTheOneReported() async throws {
+        let store = MemoryStore()
+        var engine = makeEngine(store: store)
+        var kernel = FakeKernel(failSide: nil)
+        kernel.unchecked = [UncheckedCheck(check: UncheckedCheck.pagePoolLeftovers, reason: "the tree has no ynl CLI at a/cli.py or b/cli.py")]
+        engine.kernel = kernel
+        let guestSays = UncheckedCheck(check: UncheckedCheck.pagePoolLeftovers, reason: "no ynl CLI in the guest")
+        engine.collector = FakeCollector(leaks: [:], unchecked: [.baseline: [guestSays], .patched: [guestSays]])
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.verdict == .inconclusive)
+        #expect(outcome.comparison?.unchecked == ["page_pool leftovers: not checked on baseline and patched (the tree has no ynl CLI at a/cli.py or b/cli.py)"])
+        #expect(store.state.withLock { $0.boots }.allSatisfy { $0.unchecked.map(\.reason) == ["the tree has no ynl CLI at a/cli.py or b/cli.py"] })
+    }
+
+    /// A workload the NIC does not support measured nothing: the run says so and does not pass.
+    @Test func anUnsupportedWorkloadIsNotAPass() async throws {
+        let store = MemoryStore()
+        var engine = makeEngine(store: store)
+        engine.workloads = FakeWorkloads(unsupported: [.baseline: "unsupported by this NIC: EOPNOTSUPP", .patched: "unsupported by this NIC: EOPNOTSUPP"])
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.verdict == .inconclusive)
+        #expect(outcome.comparison?.unchecked == ["workload w: not checked on baseline and patched (unsupported by this NIC: EOPNOTSUPP)"])
+        #expect(store.stored(plan: plan, series: series).comparison.unchecked == outcome.comparison?.unchecked)
+    }
+
+    /// A resumed run keeps what its stored boots could not check.
+    @Test func aResumedRunKeepsItsStoredBootsUncheckedChecks() async throws {
+        let store = MemoryStore()
+        var fourPlan = plan
+        fourPlan.repetitions = 4
+        var failing = makeEngine(store: store)
+        failing.workloads = FakeWorkloads(failIn: .testPatched)
+        let gap = UncheckedCheck(check: UncheckedCheck.pagePoolLeftovers, reason: "no ynl CLI in the guest")
+        failing.collector = FakeCollector(leaks: [:], unchecked: [.baseline: [gap]])
+        let first = try await failing.run(plan: fourPlan, series: series, workload: workload)
+        #expect(first.verdict != .pass)
+        var resuming = makeEngine(store: store)
+        resuming.collector = FakeCollector(leaks: [:])
+        let second = try await resuming.run(plan: fourPlan, series: series, workload: workload, resuming: store.stored(plan: fourPlan, series: series))
+        #expect(second.comparison?.unchecked == ["page_pool leftovers: not checked on baseline (no ynl CLI in the guest)"])
+        #expect(second.verdict == .inconclusive)
+    }
+
     // MARK: fixtures
 
     let plan = RunPlan(treeRequest: nil, baseRequest: nil, seriesPath: "x.mbox", configName: "default", nic: .virtioNet,
@@ -524,6 +587,8 @@ struct FakeKernel: KernelPipeline {
     var changes: [ConfigChange] = []
     func configChanges(from baseline: KernelArtifact, to patched: KernelArtifact) throws -> [ConfigChange] { changes }
     var values: [String: String] = ["CONFIG_NET_DEVMEM": "y"]
+    /// What every artifact says its tree cannot check.
+    var unchecked: [UncheckedCheck]?
     func configValues(of artifact: KernelArtifact) throws -> [String: String] { values }
     func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest, built: KernelArtifact,
                         progress: any ProgressObserver) async throws -> [PatchBuild] {
@@ -548,8 +613,12 @@ struct FakeKernel: KernelPipeline {
         }
         return KernelArtifact(side: request.side, commit: request.commit, key: "k", configName: request.config.name, configHash: "h",
                               kernelImage: "/k/bzImage", configPath: "/k/config", programs: ["p": "/k/p"], buildLog: "/k/log",
-                              cached: false, buildSeconds: 1, ccacheHitRatio: nil, reproducer: [])
+                              cached: false, buildSeconds: 1, ccacheHitRatio: nil, reproducer: []).with(unchecked: unchecked)
     }
+}
+
+extension KernelArtifact {
+    func with(unchecked: [UncheckedCheck]?) -> KernelArtifact { var copy = self; copy.unchecked = unchecked; return copy }
 }
 
 struct FakeImages: ImageProvider {
@@ -614,6 +683,8 @@ struct FakeWorkloads: WorkloadExecutor {
     var hangIn: Phase?
     /// Relative spread of the samples (a deterministic spread of repetitions over ±noise).
     var noise = 0.0
+    /// Every boot of these sides answers "unsupported" with this reason, as a NIC without an API does.
+    var unsupported: [Side: String] = [:]
     func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, link: NetworkLink, programs: [String: String], repetitions: Int,
              firstRepetition: Int, warmup: Bool, on guests: [any GuestSession]) async throws -> WorkloadOutcome {
         let nic = link.model
@@ -625,6 +696,7 @@ struct FakeWorkloads: WorkloadExecutor {
             // What a workload whose SSH session was cut reports: the engine must still call it an interruption.
             throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name)", message: "step 'client' exited with status 255")
         }
+        if let reason = unsupported[side] { return WorkloadOutcome(status: .unsupported(reason: reason), samples: [], transcript: reason) }
         let samples = (firstRepetition..<(firstRepetition + repetitions)).map {
             Sample(side: side, workload: workload.name, nic: nic, metric: "m/throughput", unit: "MiB/s", repetition: $0,
                    value: 100 * (1 + noise * sin(Double($0) * 2.3)) + Double($0) * 0.01, higherIsBetter: true)
@@ -641,12 +713,14 @@ struct FakeCollector: GuestCollector {
     var onlyOnce = false
     let scans = Scans()
     final class Scans: Sendable { let count = Mutex([Side: Int]()) }
+    /// Checks this collector cannot make in every boot of a side (a guest without ynl).
+    var unchecked: [Side: [UncheckedCheck]] = [:]
     func prepare(on guest: any GuestSession, kmemleak: Bool) async throws {}
     func collect(on guest: any GuestSession, side: Side, kmemleak: Bool) async throws -> Collected {
-        guard kmemleak else { return Collected(leaks: [], splats: [], dmesg: throughputDmesg) }
+        guard kmemleak else { return Collected(leaks: [], splats: [], dmesg: throughputDmesg, unchecked: unchecked[side] ?? []) }
         let scan = scans.count.withLock { $0[side, default: 0] += 1; return $0[side]! }
         let found = onlyOnce && scan > 1 ? [] : leaks[side] ?? []
-        return Collected(leaks: found, splats: [], dmesg: "", kmemleakReport: found.map(\.raw).joined())
+        return Collected(leaks: found, splats: [], dmesg: "", kmemleakReport: found.map(\.raw).joined(), unchecked: unchecked[side] ?? [])
     }
     func salvage(on guest: any GuestSession, side: Side) async -> Collected {
         Collected(leaks: [], splats: [Splat(side: side, kind: .oops, title: "Oops: general protection fault", text: "Oops")], dmesg: "Oops")

@@ -14,8 +14,8 @@ public actor HostFixtures {
     public nonisolated let directories = NetrigDirectories(environment: ProcessInfo.processInfo.environment)
     public nonisolated let libvirtURI = ProcessInfo.processInfo.environment["NETRIG_LIBVIRT_URI"] ?? "qemu:///system"
 
-    private var tree: KernelTree?
-    private var kernel: KernelArtifact?
+    private var trees: [String: KernelTree] = [:]
+    private var kernels: [String: KernelArtifact] = [:]
     private var image: String?
 
     /// Tests that need libvirt, QEMU and kernel builds run unless NETRIG_SKIP_HOST_TESTS=1.
@@ -23,26 +23,32 @@ public actor HostFixtures {
         ProcessInfo.processInfo.environment["NETRIG_SKIP_HOST_TESTS"] != "1"
     }
 
-    public func defaultTree() async throws -> KernelTree {
-        if let tree { return tree }
-        let prepared = try await TreeWorkspace(directories: directories).prepare(request: nil, base: nil, series: nil, progress: SilentProgress())
-        tree = prepared
+    public func defaultTree() async throws -> KernelTree { try await tree(.default) }
+
+    /// A named tree as `--tree NAME` prepares it (imported once, fetched first when it comes from a suite).
+    public func tree(_ named: NamedTree) async throws -> KernelTree {
+        if let tree = trees[named.name] { return tree }
+        let prepared = try await TreeWorkspace(directories: directories).prepare(request: named.name, base: nil, series: nil, progress: SilentProgress())
+        trees[named.name] = prepared
         return prepared
     }
 
     /// The baseline kernel of the default config with the programs of every workload: from the build cache
     /// when a run or another test built it already.
-    public func defaultKernel() async throws -> KernelArtifact {
-        if let kernel { return kernel }
+    public func defaultKernel() async throws -> KernelArtifact { try await kernel(.default) }
+
+    /// The same for a named tree.
+    public func kernel(_ named: NamedTree) async throws -> KernelArtifact {
+        if let kernel = kernels[named.name] { return kernel }
         let builder = KernelBuilder(directories: directories, workspace: TreeWorkspace(directories: directories))
-        let artifact = try await builder.build(try await defaultBuildRequest(), progress: SilentProgress())
-        kernel = artifact
+        let artifact = try await builder.build(try await defaultBuildRequest(named), progress: SilentProgress())
+        kernels[named.name] = artifact
         return artifact
     }
 
-    /// What `defaultKernel` builds: the default config on the base of the default tree, every workload's programs.
-    public func defaultBuildRequest() async throws -> BuildRequest {
-        let tree = try await defaultTree()
+    /// What `kernel` builds: the default config on the base of the tree, every workload's programs.
+    public func defaultBuildRequest(_ named: NamedTree = .default) async throws -> BuildRequest {
+        let tree = try await tree(named)
         let spec = try ConfigCatalog(directory: repository + "/kconfigs").spec(named: "default")
         let catalog = WorkloadCatalog(directory: repository + "/workloads")
         let programs = try catalog.names().flatMap { try catalog.load($0).programs }
@@ -59,8 +65,8 @@ public actor HostFixtures {
 
     /// A TCG guest of the default kernel and image on the real clock.
     public func guestSpec(_ name: String, extra: [String] = [], links: [NetworkLink], end: Int = 0, viommu: Bool = false,
-                          timeout: Duration = .seconds(180)) async throws -> GuestSpec {
-        let kernel = try await defaultKernel()
+                          timeout: Duration = .seconds(180), tree: NamedTree = .default) async throws -> GuestSpec {
+        let kernel = try await kernel(tree)
         let image = try await guestImage()
         return GuestSpec(name: name, kernelImage: kernel.kernelImage, rootImage: image, extraCommandLine: extra, memoryMiB: 1024,
                          vcpus: 2, links: links, end: end, viommu: viommu, accelerator: .tcg, clock: .real,
