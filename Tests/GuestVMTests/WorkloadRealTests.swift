@@ -234,6 +234,25 @@ extension WorkloadRealTests {
         #expect(reason.hasPrefix("unsupported by this kernel: its io_uring has no no-device zero-copy receive"), "\(reason)")
     }
 
+    /// netkit leasing netdevsim RX queues (7.x): each lease seen from both sides, torn down netkit first
+    /// and netdevsim first, nothing left. 6.12's netdev family has no queue-create.
+    @Test func netkitLeasesNetdevsimQueuesOn72AndIsUnsupportedOn612() async throws {
+        let (outcome, collected) = try await real.run("nk_qlease", on: NetworkLink(model: .netdevsim, topology: .loop), kmemleak: true, tree: .debian72)
+        #expect(outcome.status == .completed, "\(outcome.transcript.lastLines(16))")
+        let end = try #require(outcome.transcript.firstMatch(of: /cycles=(\d+) leases=(\d+)/), "\(outcome.transcript.lastLines(16))")
+        #expect((Int(end.1) ?? 0) >= 2, "both teardown orders ran")
+        #expect((Int(end.2) ?? 0) >= 4, "two leases per cycle")
+        #expect(collected.leaks.isEmpty, "nothing leaked: \(collected.leaks.map(\.fingerprint))")
+        #expect(collected.splats.isEmpty, "\(collected.splats.map(\.title))")
+
+        let (old, _) = try await real.run("nk_qlease", on: NetworkLink(model: .netdevsim, topology: .loop), tree: .debian612)
+        guard case .unsupported(let reason) = old.status else {
+            Issue.record("6.12 has no queue-create: must be unsupported, got \(old.status):\n\(old.transcript.lastLines(8))")
+            return
+        }
+        #expect(reason.hasPrefix("unsupported by this kernel: its netdev family has no queue-create"), "\(reason)")
+    }
+
     /// bind-tx's paths: on 7.2 the emulated NIC refuses netmem TX (EOPNOTSUPP) and a memfd that is no
     /// dma-buf is refused; 6.12's netdev family has no bind-tx. Both unsupported, each with its reason,
     /// and kmemleak finds nothing the cycles left behind.

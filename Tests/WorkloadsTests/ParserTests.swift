@@ -171,7 +171,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 @Suite struct WorkloadFilesTests {
     @Test func everyShippedWorkloadLoadsWithItsKeys() throws {
         let catalog = WorkloadCatalog(directory: repositoryRoot + "/workloads")
-        #expect(catalog.names() == ["devmem_rx", "devmem_tx", "iou_zcrx", "iperf3", "msg_zerocopy", "pp_churn", "pp_inflight_teardown", "tcp_mmap"])
+        #expect(catalog.names() == ["devmem_rx", "devmem_tx", "iou_zcrx", "iperf3", "msg_zerocopy", "nk_qlease", "pp_churn", "pp_inflight_teardown", "tcp_mmap"])
         let devmem = try catalog.load("devmem_rx")
         #expect(devmem.unsupported.first?.reason.hasPrefix("unsupported by this NIC") == true)
         #expect(devmem.scripts?.keys.sorted() == ["devmem_rx.py"])
