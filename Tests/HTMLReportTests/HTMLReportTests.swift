@@ -114,6 +114,26 @@ import Testing
         #expect(index.contains("<option value=\"inconclusive\">"))
     }
 
+    /// A check that could not run is said before any number, on the run and the comparison page.
+    @Test func aCheckThatDidNotRunIsShownAsNotChecked() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-html-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var run = try storedRun(id: 9, subject: "s", dmesgLine: "x", directory: scratch)
+        run.summary.verdict = .inconclusive
+        run.leaks = []
+        run.splats = []
+        run.samples = run.samples.map { var same = $0; same.value = 100 + Double($0.repetition % 3) * 0.01; return same }
+        let gap = UncheckedCheck(check: UncheckedCheck.pagePoolLeftovers, reason: "the tree has no ynl CLI at a/cli.py or b/cli.py")
+        run.boots = run.boots.map { var boot = $0; boot.unchecked = [gap]; return boot }
+        #expect(run.comparison.unchecked == ["page_pool leftovers: not checked on baseline and patched (the tree has no ynl CLI at a/cli.py or b/cli.py)"])
+        _ = try ReportSite(output: scratch + "/site").write([run])
+        for page in ["run-9.html", "compare-9.html"] {
+            let html = try String(contentsOfFile: scratch + "/site/" + page, encoding: .utf8)
+            #expect(html.contains("Not checked: page_pool leftovers: not checked on baseline and patched (the tree has no ynl CLI at a/cli.py or b/cli.py). This is not a pass."), "\(page)")
+        }
+    }
+
     @Test func linkCheckFindsAMissingTarget() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-links-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)

@@ -180,6 +180,26 @@ import Testing
         #expect(tree.baseCommit == other.base)
     }
 
+    /// A tree older than 6.12 lacks what netrig tests (netmem, page_pool's netlink API, devmem TCP): refused
+    /// before anything is built, naming its version; a 6.12 or newer one is taken.
+    @Test func aTreeOlderThan612IsRefusedWithItsVersion() async throws {
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let makefile = { (version: String, patchlevel: String) -> MailFixtures.Commit in
+            ("Linux \(version).\(patchlevel)", { directory in
+                try "VERSION = \(version)\nPATCHLEVEL = \(patchlevel)\nSUBLEVEL = 0\nEXTRAVERSION =\n".write(toFile: directory + "/Makefile", atomically: true, encoding: .utf8)
+            })
+        }
+        let old = try await MailFixtures.make(in: scratch + "/old", commits: [makefile("6", "1")])
+        let workspace = TreeWorkspace(directories: NetrigDirectories(environment: ["HOME": scratch]))
+        await #expect { _ = try await workspace.prepare(request: old.repository, base: nil, series: nil, progress: SilentProgress()) } throws: { error in
+            let e = error as! NetrigError
+            return e.phase == .prepareTree && e.blame == .usage && e.message.hasPrefix("Linux 6.1.0 is older than netrig supports (6.12 or newer")
+        }
+        let new = try await MailFixtures.make(in: scratch + "/new", commits: [makefile("7", "2")])
+        let tree = try await workspace.prepare(request: new.repository, base: nil, series: nil, progress: SilentProgress())
+        #expect(tree.version == "7.2.0")
+    }
+
     @Test func aSeriesAlreadyInItsBaseIsSaidToBe() async throws {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let fixture = try await fixture("applied")
