@@ -288,8 +288,8 @@ import Testing
         let scratch = fixtures.scratchDirectory("e2e-72")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let storePath = scratch + "/runs.sqlite"
-        // Three runs per side in one boot per side (the 6.12 test above alternates sides over four): virtual
-        // time is steady enough, and the engine adds runs when the noise asks for them.
+        // The no-op: three runs per side in one boot per side (virtual time is steady enough, and the engine
+        // adds runs when the noise asks for them).
         let result = try await netrig(["run", "--store", storePath, "--tree", "debian-7.2", "--repetitions", "3", "--no-leak-check",
                                        "--json", scratch + "/pass.json"])
         let output = result.standardOutput + result.standardError
@@ -307,7 +307,10 @@ import Testing
         let listing = try await netrig(["runs", "--store", storePath])
         #expect(listing.standardOutput.contains("Debian linux-source-7.2 (7.2."), "runs shows the tree and its version:\n\(listing.standardOutput)")
 
-        let costly = try await netrig(["run", "--store", storePath, "--tree", "debian-7.2", "--repetitions", "3", "--no-leak-check",
+        // Four runs per side: on 7.2 the cost is about 1.3 % (2-3 % on 6.12), below the 2 % the virtual
+        // clock promises to see, so it is a regression only with the ranks' significance, which three
+        // samples a side cannot reach (measured: -1.28 %, p 0.059, "no significant change").
+        let costly = try await netrig(["run", "--store", storePath, "--tree", "debian-7.2", "--repetitions", "4", "--no-leak-check",
                                        "--series", fixtures.repository + "/examples/linux-7.2/extra-cost-per-byte.mbox"])
         #expect(costly.exitStatus == 2, "\(costly.standardOutput)\(costly.standardError)")
         let costID = try #require(try await store.listRuns(limit: 1).first).id

@@ -33,8 +33,7 @@ driver=$(basename "$(in_ns readlink "/sys/class/net/$dev/device/driver")")
 # The bus the device sits on: PCI for e1000e, igb and vmxnet3; virtio for virtio-net (its PCI function
 # carries a virtio device, and virtio_net binds that).
 bus=$(basename "$(in_ns readlink -f "/sys/class/net/$dev/device/subsystem")")
-# A NIC whose driver creates no page pool in this kernel (virtio-net before 7.x, e1000e, igb) tears down
-# nothing this workload is about: said, not passed. A pool is the device's by its ifindex or by the NAPI
+# virtio-net before 7.x has no page pool, so tears down nothing this workload is about: said, not passed. A pool is the device's by its ifindex or by the NAPI
 # instances the device has (a pool left behind by a namespace move keeps its napi-id).
 ifindex=$(in_ns cat "/sys/class/net/$dev/ifindex")
 napis=$(in_ns python3 /root/ynl/cli.py --no-schema --spec /root/ynl/specs/netdev.yaml --dump napi-get --json "{\"ifindex\": $ifindex}" --output-json) ||
@@ -44,8 +43,10 @@ pools=$(echo "$dump" | python3 -c '
 import json, sys
 ifindex, napis = int(sys.argv[1]), {n["id"] for n in json.loads(sys.argv[2])}
 print(sum(1 for l in sys.stdin for p in json.loads(l) if p.get("ifindex") == ifindex or p.get("napi-id") in napis))' "$ifindex" "$napis")
-[ "${pools:-0}" -gt 0 ] || { echo "no page pool: $dev (driver ${driver:-none}) has none in this kernel"; exit 0; }
 echo "pools=$pools on $dev (driver $driver)"
+# Netlink lists only pools made with their netdev (6.12's vmxnet3 makes its pools without one, so they
+# exist unlisted): the listing decides for virtio-net alone, whose pools are listed from 7.x on.
+[ "$driver" != virtio_net ] || [ "${pools:-0}" -gt 0 ] || { echo "no page pool: $dev (driver $driver) has none in this kernel"; exit 0; }
 case "$mode" in
   down) ;;
   unbind) [ -n "$driver" ] && [ "$driver" != "." ] || { echo "unsupported: $dev has no driver to unbind"; exit 0; } ;;
