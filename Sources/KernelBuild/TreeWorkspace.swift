@@ -90,21 +90,23 @@ public struct TreeWorkspace: Sendable {
         return (Self.makefileVersion(makefile), head.standardOutput.trimmingWhitespace)
     }
 
+    /// An import is there when its repository has a commit (an interrupted one never got this far).
+    static func hasImport(_ repository: String) async -> Bool {
+        guard FileManager.default.fileExists(atPath: repository + "/.git") else { return false }
+        return (try? await Git(directory: repository).tryRun(["rev-parse", "--verify", "HEAD"]).succeeded) ?? false
+    }
+
     func importDebianTree(_ named: NamedTree, progress: any ProgressObserver) async throws -> String {
         let fm = FileManager.default
         let target = directories.trees + "/" + named.directoryName
-        if fm.fileExists(atPath: target + "/.git"),
-           try await Git(directory: target).tryRun(["rev-parse", "--verify", "HEAD"]).succeeded {
+        if await Self.hasImport(target) {
             try await canonicalize(target, named)
             return target
         }
         try fm.createDirectory(atPath: directories.trees, withIntermediateDirectories: true)
         // One import at a time: two first runs would otherwise both extract and race on the rename.
         return try await FileLock.withLock(directories.trees + "/.\(named.directoryName).lock") {
-            if fm.fileExists(atPath: target + "/.git"),
-               try await Git(directory: target).tryRun(["rev-parse", "--verify", "HEAD"]).succeeded {
-                return target
-            }
+            if await Self.hasImport(target) { return target }
             let debianTarball = try await debian.tarball(for: named, progress: progress)
             try await importTarball(debianTarball, named, into: target, progress: progress)
             debian.discardFetched(named)

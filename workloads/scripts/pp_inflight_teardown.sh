@@ -17,9 +17,11 @@ find_if() { for d in /sys/class/net/*; do [ "$(cat "$d/address")" = "$1" ] && { 
 # A dump that fails is not zero pages: the run stops and says so (its collectors still judge the kernel).
 [ -f /root/ynl/cli.py ] || { echo "no ynl CLI in the guest: the in-flight count cannot be read" >&2; exit 2; }
 ynl() { python3 /root/ynl/cli.py --no-schema --spec /root/ynl/specs/netdev.yaml "$@"; }
+# The same in the peer namespace (ip netns exec runs a program, not a shell function).
+ynl_ns() { in_ns python3 /root/ynl/cli.py --no-schema --spec /root/ynl/specs/netdev.yaml "$@"; }
 pools_json() {
   here=$(ynl --dump page-pool-get --output-json) || { echo "ynl page-pool-get failed" >&2; return 2; }
-  there=$(in_ns python3 /root/ynl/cli.py --no-schema --spec /root/ynl/specs/netdev.yaml --dump page-pool-get --output-json) ||
+  there=$(ynl_ns --dump page-pool-get --output-json) ||
     { echo "ynl page-pool-get failed in namespace $ns" >&2; return 2; }
   printf '%s\n%s\n' "$here" "$there"
 }
@@ -36,7 +38,7 @@ bus=$(basename "$(in_ns readlink -f "/sys/class/net/$dev/device/subsystem")")
 # virtio-net before 7.x has no page pool, so tears down nothing this workload is about: said, not passed. A pool is the device's by its ifindex or by the NAPI
 # instances the device has (a pool left behind by a namespace move keeps its napi-id).
 ifindex=$(in_ns cat "/sys/class/net/$dev/ifindex")
-napis=$(in_ns python3 /root/ynl/cli.py --no-schema --spec /root/ynl/specs/netdev.yaml --dump napi-get --json "{\"ifindex\": $ifindex}" --output-json) ||
+napis=$(ynl_ns --dump napi-get --json "{\"ifindex\": $ifindex}" --output-json) ||
   { echo "ynl napi-get failed in namespace $ns" >&2; exit 2; }
 dump=$(pools_json) || exit 2
 pools=$(echo "$dump" | python3 -c '
