@@ -71,12 +71,16 @@ let package = Package(
         .target(name: "NetrigTestSupport", dependencies: ["NetrigCore", "KernelBuild", "GuestVM", "Workloads"],
                 path: "Tests/NetrigTestSupport"),
 
-        .testTarget(name: "NetrigCoreTests", dependencies: ["NetrigCore"]),
+        // Fakes behind the ports, shared by the unit tests of the engine and of the commands.
+        .target(name: "NetrigFakes", dependencies: ["NetrigCore"], path: "Tests/NetrigFakes"),
+
+        .testTarget(name: "NetrigCoreTests", dependencies: ["NetrigCore", "NetrigFakes"]),
         .testTarget(name: "KernelBuildTests", dependencies: ["KernelBuild", "HostCommands", "NetrigCore", "NetrigTestSupport"]),
         .testTarget(name: "GuestVMTests", dependencies: ["GuestVM", "GuestShell", "Libvirt", "LibSSH", "HostCommands", "NetrigCore",
                                                        "Workloads", "NetrigTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "NetrigCore"]),
-        .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "NetrigCore"]),
+        .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "NetrigCore", "NetrigFakes"]),
+        .testTarget(name: "NetrigCommandsTests", dependencies: ["NetrigCommands", "NetrigCore", "NetrigFakes"]),
         .testTarget(name: "HTMLReportTests", dependencies: ["HTMLReport", "NetrigCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["RunStore", "NetrigCore", "HostCommands", "HTMLReport", "GuestVM", "NetrigTestSupport"]),
     ]

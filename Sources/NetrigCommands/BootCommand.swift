@@ -6,7 +6,7 @@ import Workloads
 
 /// `netrig boot`: a kernel in netrig's guest, with its NICs wired, to look around, run one command, keep it
 /// for `netrig ssh`, or time the boot (bench/boot-time).
-struct BootCommand: AsyncParsableCommand {
+struct BootCommand: NetrigCommand {
     static let configuration = CommandConfiguration(
         commandName: "boot",
         abstract: "Boot a kernel in netrig's guest with its NICs wired; run a command, keep it, or time the boot.",
@@ -35,9 +35,8 @@ struct BootCommand: AsyncParsableCommand {
     @Argument(parsing: .postTerminator, help: "A command to run in the (first) guest after the NICs are wired (after --).")
     var command: [String] = []
 
-    func run() async throws {
-        let layout = ProjectLayout.locate()
-        let progress = TerminalProgress()
+    func run(_ context: NetrigContext) async throws {
+        let progress = context.progress
         guard FileManager.default.fileExists(atPath: kernel) else { throw ValidationError("--kernel \(kernel): no such file") }
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
         let topologyChoice = try guest.topologyChoice() ?? .loop
@@ -48,43 +47,38 @@ struct BootCommand: AsyncParsableCommand {
         }
         let extraArguments = try guest.extraCommandLine()
         let links = models.enumerated().map { NetworkLink(model: $1, topology: topologyChoice, index: $0) }
-        let directories = global.directories
-        let launcher = LibvirtGuestLauncher(uri: global.libvirtURI, privateKey: directories.sshKey, keep: keep,
-                                            keptGuests: KeptGuestRegistry(directory: directories.keptGuests), progress: progress)
+        let policy = try MachinePolicy.given(accelerator: try guest.accelerator(), clock: clockChoice)
+        let launcher = try context.launcher(keep)
         let missing = await launcher.unsupportedNICs(models)
         if let (model, reason) = missing.first { throw ValidationError("\(model.rawValue) is unsupported here: \(reason)") }
-        let image = try await RecipeImageProvider(recipeDirectory: layout.defaultImage, directories: directories).prepareImage(progress: progress)
-        var accelerator: Accelerator
-        let forced = try guest.accelerator()
-        let probe = CachedAcceleratorProbe(file: directories.acceleratorProbe)
-        if let forced {
-            accelerator = forced
-        } else {
-            let probed = await probe.probe(kernel: kernel)
-            accelerator = probed.accelerator ?? .tcg
-            progress.note("accelerator: \(accelerator.rawValue.uppercased()) (\(probed.reason))")
-        }
+        let image = try await context.images().prepareImage(progress: progress)
+        let probe = try context.probe()
+        // The run's machine rules: the probe (when asked) boots this kernel, and a KVM guest that does not
+        // run turns the rest to TCG, correcting the host's answer.
+        let machine = await MachineChoice.choose(policy, fallbackClock: clockChoice) { await probe.probe(kernel: kernel) }
+        progress.note("accelerator: \(await machine.description)")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-boot-\(getpid())").path
         defer { if !keep { try? FileManager.default.removeItem(atPath: scratch) } }
         var status: Int32 = 0
         var number = 1
         while number <= count {
-            let specs = (0..<topologyChoice.guestCount).map { [accelerator] end in
+            let (accelerator, clock) = await machine.current
+            let specs = (0..<topologyChoice.guestCount).map { end in
                 GuestSpec(name: end == 0 ? "boot" : "boot-peer", kernelImage: kernel, rootImage: image,
-                          extraCommandLine: extraArguments, memoryMiB: guest.memory, vcpus: guest.vcpus ?? 2,
-                          links: links, end: end, viommu: guest.viommu, accelerator: accelerator, clock: clockChoice,
+                          extraCommandLine: extraArguments, memoryMiB: guest.memory, vcpus: guest.bootVCPUs,
+                          links: links, end: end, viommu: guest.viommu, accelerator: accelerator, clock: clock,
                           workDirectory: scratch + "/\(number)-\(end)", bootTimeout: .seconds(guest.bootTimeout),
                           phase: .testBaseline, blameForKernel: .usage,
-                          silentConsoleTimeout: accelerator == .kvm && forced == nil ? RunEngine.silentConsoleTimeout : nil)
+                          silentConsoleTimeout: accelerator == .kvm ? RunEngine.silentConsoleTimeout : nil)
             }
             do {
-                status = try await boot(specs, launcher: launcher, links: links, topology: topologyChoice, number: number, progress: progress)
-            } catch let error as NetrigError where error.code?.isKVMFailure == true && accelerator == .kvm && forced == nil {
-                // The probe said KVM, but the guest did not run: TCG from now on, and the host's answer corrected.
+                status = try await boot(specs, launcher: launcher, machine: machine, links: links, topology: topologyChoice,
+                                        number: number, progress: progress, say: context.say(json: nil))
+            } catch let error as NetrigError where error.code?.isKVMFailure == true {
                 let (reason, correction) = MachineChoice.kvmFailure(error, of: "netrig boot", silentFor: RunEngine.silentConsoleTimeout)
+                guard case .switched = await machine.fallBack(from: accelerator, reason: reason) else { throw error }
                 progress.note("accelerator: \(reason): booting again under TCG (the host's answer is corrected)")
                 await probe.correct(correction)
-                accelerator = .tcg
                 continue
             }
             number += 1
@@ -92,13 +86,14 @@ struct BootCommand: AsyncParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
-    private func boot(_ specs: [GuestSpec], launcher: LibvirtGuestLauncher, links: [NetworkLink], topology topologyChoice: Topology,
-                      number boot: Int, progress: TerminalProgress) async throws -> Int32 {
+    private func boot(_ specs: [GuestSpec], launcher: any GuestLauncher, machine: MachineChoice, links: [NetworkLink],
+                      topology topologyChoice: Topology, number boot: Int, progress: any ProgressObserver, say: HumanOutput) async throws -> Int32 {
         try await SignalCancellation.run { [command] in
             try await launcher.withGuests(specs) { guests in
+                await machine.booted()
                 let first = guests[0]
                 let ratio = first.initSeconds.map { String(format: " (%.2fx)", first.bootSeconds / $0) } ?? ""
-                print(String(format: "boot %d: init %@, ssh ready %.2f s%@", boot,
+                say(String(format: "boot %d: init %@, ssh ready %.2f s%@", boot,
                              first.initSeconds.map { String(format: "%.2f s", $0) } ?? "not seen", first.bootSeconds, ratio))
                 for link in links {
                     progress.status("wiring \(link.label)")
@@ -108,7 +103,7 @@ struct BootCommand: AsyncParsableCommand {
                 }
                 guard !command.isEmpty else { return 0 }
                 let output = try await first.run(command, timeout: .seconds(3600))
-                print(output.standardOutput, terminator: "")
+                say(output.standardOutput, terminator: "")
                 FileHandle.standardError.write(Data(output.standardError.utf8))
                 return output.exitStatus
             }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import NetrigCore
-import RunStore
 
 /// `RUN`, `RUN:baseline` or `RUN:patched`: one kernel's samples in a stored run.
 struct KernelReference: Equatable {
@@ -22,7 +21,7 @@ struct KernelReference: Equatable {
     }
 }
 
-struct CompareCommand: AsyncParsableCommand {
+struct CompareCommand: NetrigCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
         abstract: "Compare baseline with patched: within one run (RUN), or two kernels of stored runs (A B).",
@@ -39,14 +38,14 @@ struct CompareCommand: AsyncParsableCommand {
     @OptionGroup var report: JSONOption
     var json: String? { report.json }
 
-    func run() async throws {
-        let say = HumanOutput(json: json)
-        let store = try SQLiteRunStore(path: global.storePath)
+    func run(_ context: NetrigContext) async throws {
+        let say = context.say(json: json)
+        let store = try context.openStore()
         guard (1...2).contains(kernels.count) else { throw ValidationError("give one run, or two kernels") }
         let references = try kernels.map(KernelReference.init)
         let runs = try await references.asyncMap { reference -> StoredRun in
             guard let run = try await store.loadRun(reference.run) else {
-                throw ValidationError("no run \(reference.run) in \(global.storePath)")
+                throw ValidationError("no run \(reference.run) in \(context.storePath)")
             }
             return run
         }
@@ -62,32 +61,26 @@ struct CompareCommand: AsyncParsableCommand {
             say("not comparable: \(reason) (use --force to compare anyway)")
             throw ExitWithVerdict(code: Verdict.error.exitCode)
         }
-        // Relabel: the first kernel plays the baseline, the second the patched side.
-        let samples = a.0.samples.filter { $0.side == a.1 }.map { var s = $0; s.side = .baseline; return s }
-            + b.0.samples.filter { $0.side == b.1 }.map { var s = $0; s.side = .patched; return s }
-        let leaks = a.0.leaks.filter { $0.side == a.1 }.map { var l = $0; l.side = .baseline; return l }
-            + b.0.leaks.filter { $0.side == b.1 }.map { var l = $0; l.side = .patched; return l }
-        let splats = a.0.splats.filter { $0.side == a.1 }.map { var s = $0; s.side = .baseline; return s }
-            + b.0.splats.filter { $0.side == b.1 }.map { var s = $0; s.side = .patched; return s }
-        var comparison = Comparison(samples: samples, leaks: leaks, splats: splats,
-                                    patchedLeakRounds: max(1, b.0.leakRounds(b.1)),
-                                    minimumEffect: (a.0.measurementClock ?? .virtual).minimumEffect, setting: b.0.measurementSetting)
-        // What either kernel's boots could not check, under the side it plays here.
-        comparison.unchecked = UncheckedCheck.summarize(
-            [(a, Side.baseline), (b, Side.patched)].flatMap { pick, role in
-                pick.0.boots.filter { $0.side == pick.1 }.flatMap { $0.uncheckedChecks(workload: pick.0.plan.workload) }.map { (side: role, check: $0) }
-            })
+        let comparison = Self.comparison(a, b)
         let labelA = "\(a.0.summary.id):\(a.1.rawValue)", labelB = "\(b.0.summary.id):\(b.1.rawValue)"
         say("comparing \(labelA) (\(a.0.summary.seriesTitle)) with \(labelB) (\(b.0.summary.seriesTitle))")
         say(ComparisonReport.table(comparison, baselineLabel: labelA, patchedLabel: labelB), terminator: "")
-        let verdict: Verdict = comparison.seriesBrokeSomething ? .fail : (comparison.decidedEverything ? .pass : .inconclusive)
+        let findings = Finding.from(comparison, plan: b.0.plan)
+        let verdict = Verdict.of(findings: findings, comparison: comparison)
         say("verdict: \(verdict.rawValue): \(ComparisonReport.verdictMeaning(verdict, comparison: comparison))")
         if let json {
             try ReportWriter.write(RunReport(run: references.count == 1 ? a.0.summary.id : nil, verdict: verdict,
-                                             findings: Finding.from(comparison, plan: b.0.plan), comparison: comparison,
-                                             clock: a.0.measurementClock, phases: []), to: json)
+                                             findings: findings, comparison: comparison,
+                                             clock: a.0.measurementClock, phases: []), to: json, context: context)
         }
         if verdict != .pass { throw ExitWithVerdict(code: verdict.exitCode) }
+    }
+
+    /// Two kernels' evidence, the first playing the baseline and the second the patched side, compared as
+    /// a run compares its own (`Comparison(_:setting:)`). Within one run this is that run's comparison.
+    static func comparison(_ a: (StoredRun, Side), _ b: (StoredRun, Side)) -> Comparison {
+        let evidence = a.0.evidence.side(a.1, as: .baseline) + b.0.evidence.side(b.1, as: .patched)
+        return Comparison(evidence, setting: b.0.plan.setting(clock: evidence.measurementClock ?? .virtual))
     }
 
     /// Why two kernels' samples must not be compared, or nil when they may.
@@ -97,8 +90,8 @@ struct CompareCommand: AsyncParsableCommand {
         if pa.configName != pb.configName { return "configs differ (\(pa.configName) vs \(pb.configName))" }
         if pa.workload != pb.workload { return "workloads differ (\(pa.workload) vs \(pb.workload))" }
         if pa.nic != pb.nic { return "NICs differ (\(pa.nic.rawValue) vs \(pb.nic.rawValue))" }
-        if (pa.topology ?? .loop) != (pb.topology ?? .loop) {
-            return "topologies differ (\((pa.topology ?? .loop).rawValue) vs \((pb.topology ?? .loop).rawValue))"
+        if pa.storedTopology != pb.storedTopology {
+            return "topologies differ (\(pa.storedTopology.rawValue) vs \(pb.storedTopology.rawValue))"
         }
         if (pa.viommu ?? false) != (pb.viommu ?? false) { return "one ran behind a virtual IOMMU, the other did not" }
         if (pa.extraCommandLine ?? []) != (pb.extraCommandLine ?? []) {

@@ -3,7 +3,6 @@ import Foundation
 import GuestVM
 import HostCommands
 import KernelBuild
-import Libvirt
 import NetrigCore
 
 /// One prerequisite: whether it holds, what was seen, and the one-line fix when it does not.
@@ -14,7 +13,7 @@ struct Check {
     var fix: String
 }
 
-struct DoctorCommand: AsyncParsableCommand {
+struct DoctorCommand: NetrigCommand {
     static let configuration = CommandConfiguration(commandName: "doctor",
                                                     abstract: "Check prerequisites and probe KVM; print a fix for each problem.")
 
@@ -27,18 +26,20 @@ struct DoctorCommand: AsyncParsableCommand {
         "cpio", "e2fsprogs", "openssh-client", "git",
     ]
 
-    func run() async throws {
-        let checks = await Self.checks(uri: global.libvirtURI, directories: global.directories)
+    func run(_ context: NetrigContext) async throws {
+        let say = context.say(json: nil)
+        let checks = await Self.checks(context)
         for check in checks {
-            print("\(check.ok ? "ok  " : "FAIL") \(check.name): \(check.detail)")
-            if !check.ok { print("     fix: \(check.fix)") }
+            say("\(check.ok ? "ok  " : "FAIL") \(check.name): \(check.detail)")
+            if !check.ok { say("     fix: \(check.fix)") }
         }
         let failed = checks.filter { !$0.ok }.count
-        print(failed == 0 ? "all \(checks.count) checks passed" : "\(failed) of \(checks.count) checks failed")
+        say(failed == 0 ? "all \(checks.count) checks passed" : "\(failed) of \(checks.count) checks failed")
         if failed > 0 { throw ExitWithVerdict(code: 1) }
     }
 
-    static func checks(uri: String, directories: NetrigDirectories) async -> [Check] {
+    static func checks(_ context: NetrigContext) async -> [Check] {
+        let uri = context.libvirtURI, directories = context.directories
         let runner = HostCommandRunner()
         var checks: [Check] = []
         let query = try? await runner.run(HostCommand("dpkg-query", ["-W", "-f", "${Package} ${db:Status-Status}\n"] + packages))
@@ -53,11 +54,8 @@ struct DoctorCommand: AsyncParsableCommand {
             checks.append(Check(name: daemon, ok: running, detail: running ? "running" : "not running", fix: "\(daemon) -d"))
         }
         do {
-            let connection = try await LibvirtConnection(uri: uri)
-            let version = try await connection.libraryVersion()
-            let qemu = try await connection.hypervisorVersion()
-            await connection.close()
-            checks.append(Check(name: "libvirt \(uri)", ok: true, detail: "libvirt \(version), QEMU \(qemu)", fix: ""))
+            let versions = try await context.hypervisor().versions()
+            checks.append(Check(name: "libvirt \(uri)", ok: true, detail: "libvirt \(versions.library), \(versions.hypervisor)", fix: ""))
         } catch {
             checks.append(Check(name: "libvirt \(uri)", ok: false, detail: "\(error)", fix: "virtlogd -d; libvirtd -d (or check --libvirt-uri)"))
         }
@@ -89,7 +87,11 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         let kernel = (try? FileManager.default.contentsOfDirectory(atPath: directories.kernels))?
             .map { directories.kernels + "/\($0)/bzImage" }.first { FileManager.default.fileExists(atPath: $0) }
-        checks.append(await acceleratorCheck(kernel: kernel, probe: CachedAcceleratorProbe(file: directories.acceleratorProbe)))
+        do {
+            checks.append(await acceleratorCheck(kernel: kernel, probe: try context.probe()))
+        } catch {
+            checks.append(Check(name: "accelerator", ok: false, detail: "\(error)", fix: "check \(directories.acceleratorProbe)"))
+        }
         let free = Self.freeGiB(directories.cache)
         checks.append(Check(name: "disk space", ok: free >= 15, detail: String(format: "%.0f GiB free for %@", free, directories.cache),
                             fix: "free at least 15 GiB (a kernel build tree, ccache and images need it), or set NETRIG_CACHE_DIR"))
@@ -101,7 +103,7 @@ struct DoctorCommand: AsyncParsableCommand {
 
     /// KVM or TCG, proven by booting a kernel (the newest one netrig built). Without one the probe cannot
     /// decide, says so and why, and keeps nothing: the first run decides with its baseline kernel.
-    static func acceleratorCheck(kernel: String?, probe: CachedAcceleratorProbe) async -> Check {
+    static func acceleratorCheck(kernel: String?, probe: any KeptAcceleratorProbe) async -> Check {
         let answer = await probe.refresh(kernel: kernel)
         if let accelerator = answer.accelerator {
             return Check(name: "accelerator", ok: true, detail: "\(accelerator.rawValue.uppercased()): \(answer.reason)", fix: "")

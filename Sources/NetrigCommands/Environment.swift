@@ -30,16 +30,16 @@ public struct ProjectLayout: Sendable {
     public var defaultSeries: String { root + "/examples/page-pool-comments.mbox" }
 }
 
-/// Options every command that touches the store or libvirt shares.
+/// Options every command that touches the store or libvirt shares; `NetrigContext.live` resolves them
+/// with the environment (NETRIG_STORE, NETRIG_LIBVIRT_URI).
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "SQLite store file (default: $XDG_DATA_HOME/netrig/netrig.sqlite).")
+    @Option(name: .long, help: "SQLite store file (default: $NETRIG_STORE, else $XDG_DATA_HOME/netrig/netrig.sqlite).")
     var store: String?
 
-    @Option(name: .long, help: "libvirt connection URI; qemu+ssh://host/system runs guests on another host.")
-    var libvirtURI: String = ProcessInfo.processInfo.environment["NETRIG_LIBVIRT_URI"] ?? "qemu:///system"
+    @Option(name: .long, help: "libvirt connection URI; qemu+ssh://host/system runs guests on another host (default: $NETRIG_LIBVIRT_URI, else qemu:///system).")
+    var libvirtURI: String?
 
-    var directories: NetrigDirectories { NetrigDirectories(environment: ProcessInfo.processInfo.environment) }
-    var storePath: String { store ?? ProcessInfo.processInfo.environment["NETRIG_STORE"] ?? directories.defaultStore }
+    static let defaultLibvirtURI = "qemu:///system"
 }
 
 /// `--json FILE`, shared by the commands that end in a verdict.
@@ -48,33 +48,16 @@ struct JSONOption: ParsableArguments {
     var json: String?
 }
 
-/// Human-readable output: standard output, or standard error when standard output carries JSON.
-struct HumanOutput {
-    var toStandardError: Bool
-
-    init(json: String?) {
-        toStandardError = json == "-"
-    }
-
-    func callAsFunction(_ text: String, terminator: String = "\n") {
-        if toStandardError {
-            FileHandle.standardError.write(Data((text + terminator).utf8))
-        } else {
-            print(text, terminator: terminator)
-        }
-    }
-}
-
 /// Writes a run report as JSON to `path` ("-" for standard output).
 enum ReportWriter {
-    static func write(_ report: RunReport, to path: String) throws {
+    static func write(_ report: RunReport, to path: String, context: NetrigContext) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let data = try encoder.encode(report) + Data("\n".utf8)
         if path == "-" {
-            FileHandle.standardOutput.write(data)
+            context.standardOutput(String(decoding: data, as: UTF8.self))
         } else {
             try data.write(to: URL(fileURLWithPath: path))
         }

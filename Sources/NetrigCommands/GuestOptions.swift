@@ -32,6 +32,9 @@ struct GuestOptions: ParsableArguments {
     @Option(help: "Seconds a guest may take to answer SSH before its boot fails (a slower host needs more).")
     var bootTimeout: Int = 180
 
+    /// vCPUs of a guest that is not a throughput boot in virtual time.
+    var bootVCPUs: Int { vcpus ?? RunPlan.vcpusDefault }
+
     /// Whether the user named the NICs.
     var namedNICs: Bool { nics != nil }
 

@@ -4,7 +4,7 @@ import GuestVM
 import NetrigCore
 
 /// `netrig ssh`: a shell (or one command) in a guest that `netrig run --keep` left running.
-struct SSHCommand: AsyncParsableCommand {
+struct SSHCommand: NetrigCommand {
     static let configuration = CommandConfiguration(
         commandName: "ssh",
         abstract: "Open a shell in a guest kept by 'netrig run --keep', list kept guests, or destroy them.",
@@ -31,8 +31,9 @@ struct SSHCommand: AsyncParsableCommand {
     @Argument(parsing: .postTerminator, help: "A command to run instead of a shell (after --).")
     var command: [String] = []
 
-    func run() async throws {
-        let registry = KeptGuestRegistry(directory: global.directories.keptGuests)
+    func run(_ context: NetrigContext) async throws {
+        let print = context.say(json: nil)
+        let registry = KeptGuestRegistry(directory: context.directories.keptGuests)
         if destroyAll {
             for guest in registry.list() {
                 await registry.destroy(name: guest.name)

@@ -10,8 +10,12 @@ public struct Leak: Sendable, Codable, Equatable {
     public var raw: String
     /// The leak-check boot of its side that found it: 1, or 2 when a new leak was being confirmed.
     public var round: Int
+    /// The leak boot that found it; nil before it is stored.
+    public var boot: BootID?
 
-    public init(side: Side, size: Int, comm: String, backtrace: [String], fingerprint: String, raw: String, round: Int = 1) {
+    public init(side: Side, size: Int, comm: String, backtrace: [String], fingerprint: String, raw: String, round: Int = 1,
+                boot: BootID? = nil) {
+        self.boot = boot
         self.side = side
         self.round = round
         self.size = size
@@ -41,8 +45,11 @@ public struct Splat: Sendable, Codable, Equatable {
     public var title: String
     /// The splat's text as printed, up to its end marker.
     public var text: String
+    /// The boot whose kernel printed it; nil before it is stored.
+    public var boot: BootID?
 
-    public init(side: Side, kind: Kind, title: String, text: String) {
+    public init(side: Side, kind: Kind, title: String, text: String, boot: BootID? = nil) {
+        self.boot = boot
         self.side = side
         self.kind = kind
         self.title = title

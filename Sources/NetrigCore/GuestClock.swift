@@ -11,12 +11,6 @@ public enum GuestClockHealth {
         (#"Watchdog detected hard LOCKUP|BUG: soft lockup"#, "a CPU locked up"),
     ]
 
-    /// The problems of the boots that measured throughput (kmemleak boots measure nothing), from the
-    /// dmesg each stored: how the run and a stored run's re-derived comparison both decide.
-    public static func problems(ofThroughputBoots boots: [BootRecord]) -> [String] {
-        boots.filter { !$0.kmemleak }.flatMap { boot in problems(inKernelLog: boot.dmesg).map { "\(boot.side.rawValue) boot: \($0)" } }
-    }
-
     /// Why the metrics are not trusted when a measuring guest could not keep time; nil when every one could.
     public static func distrust(_ problems: [String]) -> String? {
         problems.first.map { "a guest that measured it could not keep time: \($0)" + (problems.count > 1 ? " and \(problems.count - 1) more" : "") }

@@ -66,17 +66,32 @@ public protocol RunRecorder: Sendable {
     func recordPatchBuilds(_ run: RunID, _ builds: [PatchBuild]) async throws
     /// What the series changed in the effective config (baseline against patched).
     func recordConfigChanges(_ run: RunID, _ changes: [ConfigChange]) async throws
-    func recordBoot(_ run: RunID, _ boot: BootRecord, samples: [Sample], collected: Collected) async throws
+    /// Stores one guest's boot with what it measured and found; returns the boot's id, which its samples,
+    /// leaks and splats carry when loaded.
+    @discardableResult
+    func recordBoot(_ run: RunID, _ boot: BootRecord, samples: [Sample], collected: Collected) async throws -> BootID
     func finishRun(_ run: RunID, status: RunStatus, verdict: Verdict, error: NetrigError?) async throws
+    /// Starts a group of runs (a matrix, a bisection, a night).
+    func createGroup(kind: RunGroup.Kind, label: String, createdAt: String) async throws -> RunGroupID
+    /// Adds a run to a group, after its other members.
+    func addToGroup(_ group: RunGroupID, run: RunID, label: String) async throws
 }
 
 /// Read side of the store.
 public protocol RunQueries: Sendable {
+    /// The newest runs' summaries, newest first: what a list or an index page needs, without any run's
+    /// boots, logs or samples. A row that cannot be read is listed with what could be (never dropped).
     func listRuns(limit: Int) async throws -> [RunSummary]
+    /// Everything stored about one run; nil when there is no such run. What could not be decoded is named in
+    /// `StoredRun.unreadable`, never dropped silently.
     func loadRun(_ id: RunID) async throws -> StoredRun?
+    func group(_ id: RunGroupID) async throws -> RunGroup?
+    /// The groups a run belongs to.
+    func groups(of run: RunID) async throws -> [RunGroup]
 }
 
-public typealias RunStore = RunRecorder & RunQueries
+/// A whole store: what the commands open (`NetrigContext.openStore`).
+public typealias RunStorage = RunRecorder & RunQueries
 
 /// Progress of long steps. The engine prints nothing itself; the command line renders these.
 public protocol ProgressObserver: Sendable {
@@ -94,4 +109,19 @@ public struct SilentProgress: ProgressObserver {
     public func phaseFinished(_ phase: Phase, seconds: Double, outcome: PhaseRecord.Outcome) {}
     public func status(_ line: String) {}
     public func note(_ line: String) {}
+}
+
+/// An accelerator probe that keeps its answer for the host (`netrig doctor` probes again and shows what is kept).
+public protocol KeptAcceleratorProbe: AcceleratorProbe {
+    /// Probes now and keeps the answer when it is decided.
+    func refresh(kernel: String?) async -> AcceleratorAnswer
+    /// The answer kept for this host boot, if there is one.
+    func keptAnswer() -> AcceleratorAnswer?
+}
+
+/// What the hypervisor behind the guests is: `netrig doctor` shows it, runs record it.
+public protocol HypervisorQuery: Sendable {
+    /// The virtualization library's and the hypervisor's versions ("10.0.0", "QEMU 7.2.22"); throws when
+    /// it cannot be reached.
+    func versions() async throws -> (library: String, hypervisor: String)
 }

@@ -18,10 +18,16 @@ public struct RunPlan: Sendable, Codable, Equatable {
     /// main loop changes where the turns fall, so one vCPU measures the same work the same way (docs/VIRTUAL-TIME.md).
     public var throughputVCPUs: Int?
     public static let throughputVCPUsDefault = 1
+    /// vCPUs of every other boot.
+    public static let vcpusDefault = 2
 
     /// vCPUs of a boot, a throughput boot or another (a leak boot), measured in `clock`.
     public func vcpus(throughput: Bool, clock: MeasurementClock) -> Int {
         throughput && clock == .virtual ? (throughputVCPUs ?? vcpus) : vcpus
+    }
+    /// How its throughput is compared, for advice on what it could not decide.
+    public func setting(clock: MeasurementClock) -> MetricComparison.Setting {
+        MetricComparison.Setting(nic: nic, clock: clock, workload: workload, maxRepetitions: maxRepetitions ?? repetitions)
     }
     /// The command line that reproduces the run.
     public var commandLine: [String]
@@ -46,7 +52,7 @@ public struct RunPlan: Sendable, Codable, Equatable {
 
     /// The NIC, its wiring and the guest's DMA setup in words: "vmxnet3, pair topology, vIOMMU, swiotlb=force".
     public var guestSetup: String {
-        var parts = [nic.rawValue, "\((topology ?? .loop).rawValue) topology"]
+        var parts = [nic.rawValue, "\(storedTopology.rawValue) topology"]
         if viommu == true { parts.append("vIOMMU (strict)") }
         if let extra = extraCommandLine, !extra.isEmpty { parts.append("command line +'\(extra.joined(separator: " "))'") }
         return parts.joined(separator: ", ")
@@ -100,9 +106,21 @@ public struct PhaseRecord: Sendable, Codable, Equatable {
 /// One boot of one kernel.
 public struct BootRecord: Sendable, Codable, Equatable {
     /// How the transcript of a boot whose workload failed begins (the boot is stored for its console and
-    /// splats, and a resumed run boots it again).
+    /// splats, and a resumed run boots it again). Written, never parsed: `workloadFailed` is the fact.
     public static let workloadFailedPrefix = "workload failed: "
-    public var workloadFailed: Bool { workloadTranscript.hasPrefix(Self.workloadFailedPrefix) }
+
+    /// The store's id of this boot; nil before it is stored.
+    public var id: BootID?
+    /// Its workload failed: the boot is kept for its console and splats, and counts for nothing else (no
+    /// samples, no leak round, no checks).
+    public var workloadFailed: Bool
+    /// The round of its purpose it belongs to: the throughput round (ABAB halves, extra runs), or the leak
+    /// check (1, or 2 when a new leak is being confirmed).
+    public var round: Int
+    /// Which guest of the boot it is: 0 the client's end (it holds the samples), 1 the pair topology's peer.
+    public var guest: Int
+    /// What the boot was for: a leak boot runs kmemleak, a throughput boot measures.
+    public var purpose: BootPurpose { kmemleak ? .leaks : .throughput }
 
     public var side: Side
     public var nic: NICModel
@@ -122,7 +140,12 @@ public struct BootRecord: Sendable, Codable, Equatable {
 
     public init(side: Side, nic: NICModel, accelerator: Accelerator, clock: MeasurementClock, kmemleak: Bool,
                 bootSeconds: Double, consoleLog: String, dmesg: String, workloadTranscript: String,
-                unsupportedReason: String?, kmemleakReport: String? = nil, unchecked: [UncheckedCheck] = []) {
+                unsupportedReason: String?, kmemleakReport: String? = nil, unchecked: [UncheckedCheck] = [],
+                id: BootID? = nil, workloadFailed: Bool = false, round: Int = 1, guest: Int = 0) {
+        self.id = id
+        self.workloadFailed = workloadFailed
+        self.round = round
+        self.guest = guest
         self.kmemleakReport = kmemleakReport
         self.unchecked = unchecked
         self.side = side
@@ -246,11 +269,19 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var failedPhase: Phase?
     /// The process that runs (or ran) it.
     public var owner: RunOwner?
+    /// The series' revision and patch count; nil before the series was read.
+    public var revision: Int?
+    public var patchCount: Int?
+    /// Whether it stored anything to compare (samples or leaks).
+    public var measured: Bool
 
     public init(id: RunID, startedAt: String, seriesTitle: String, treeName: String, baseCommit: String,
                 configName: String, nic: String, workload: String, status: RunStatus, verdict: Verdict?,
-                failedPhase: Phase?, owner: RunOwner? = nil) {
+                failedPhase: Phase?, owner: RunOwner? = nil, revision: Int? = nil, patchCount: Int? = nil, measured: Bool = false) {
         self.owner = owner
+        self.revision = revision
+        self.patchCount = patchCount
+        self.measured = measured
         self.id = id
         self.startedAt = startedAt
         self.seriesTitle = seriesTitle
@@ -279,26 +310,17 @@ public struct RunOwner: Sendable, Codable, Equatable {
 
 /// Everything stored about one run.
 public struct StoredRun: Sendable, Equatable {
-    /// The clock its throughput was measured in (from its first boot).
-    public var measurementClock: MeasurementClock? { boots.first?.clock }
-
-    /// How many leak-check boots a side had (2 when a new leak was being confirmed).
-    public func leakRounds(_ side: Side) -> Int { boots.filter { $0.side == side && $0.kmemleak }.count }
-
-    /// The comparison of its baseline with its patched kernel, as the run itself made it.
-    public var comparison: Comparison {
-        var comparison = Comparison(samples: samples, leaks: leaks, splats: splats, patchedLeakRounds: max(1, leakRounds(.patched)),
-                                    minimumEffect: (measurementClock ?? .virtual).minimumEffect, setting: measurementSetting)
-        // As the run decided: a guest that could not keep time measured nothing worth trusting.
-        if let reason = GuestClockHealth.distrust(GuestClockHealth.problems(ofThroughputBoots: boots)) { comparison.distrustMetrics(because: reason) }
-        comparison.unchecked = BootRecord.uncheckedLines(boots, workload: plan.workload)
-        return comparison
+    /// What its boots found, by boot: what every comparison of it is computed from.
+    public var evidence: RunEvidence {
+        RunEvidence(workload: plan.workload, boots: boots, samples: samples, leaks: leaks, splats: splats)
     }
 
-    /// How its throughput was measured, for advice on what it could not decide.
-    public var measurementSetting: MetricComparison.Setting? {
-        measurementClock.map { MetricComparison.Setting(nic: plan.nic, clock: $0, workload: plan.workload,
-                                                        maxRepetitions: plan.maxRepetitions ?? plan.repetitions) }
+    /// The clock its throughput was measured in.
+    public var measurementClock: MeasurementClock? { evidence.measurementClock }
+
+    /// The comparison of its baseline with its patched kernel, as the run itself made it (`RunEvidence`).
+    public var comparison: Comparison {
+        Comparison(evidence, setting: plan.setting(clock: measurementClock ?? .virtual))
     }
 
     /// The whole command that runs this run again: the series, tree, resolved base commit, config, NIC,
@@ -354,6 +376,9 @@ public struct StoredRun: Sendable, Equatable {
     public var patchBuilds: [PatchBuild]
     /// Effective config symbols the series changed; nil when the run stopped before both kernels built.
     public var configChanges: [ConfigChange]?
+    /// What the store holds of this run and could not read ("boot 12: unknown NIC 'foo'"): shown by `show`
+    /// and the pages, so that nothing stored is lost without a word.
+    public var unreadable: [String] = []
 
     public init(summary: RunSummary, plan: RunPlan, series: Series?, applied: AppliedSeries?, phases: [PhaseRecord],
                 builds: [KernelArtifact], boots: [BootRecord], samples: [Sample], leaks: [Leak], splats: [Splat],

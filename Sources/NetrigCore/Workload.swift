@@ -124,9 +124,12 @@ public struct Sample: Sendable, Codable, Equatable {
     /// one guest). Context for the value (the same throughput at more CPU is a cost), never compared alone.
     public var cpuBusy: Double?
     public var peerCPUBusy: Double?
+    /// The boot that measured it; nil before it is stored.
+    public var boot: BootID?
 
     public init(side: Side, workload: String, nic: NICModel, metric: String, unit: String, repetition: Int,
-                value: Double, higherIsBetter: Bool, cpuBusy: Double? = nil, peerCPUBusy: Double? = nil) {
+                value: Double, higherIsBetter: Bool, cpuBusy: Double? = nil, peerCPUBusy: Double? = nil, boot: BootID? = nil) {
+        self.boot = boot
         self.side = side
         self.workload = workload
         self.nic = nic

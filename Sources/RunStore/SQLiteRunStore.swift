@@ -163,6 +163,61 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         migrator.registerMigration("v7-boot-unchecked") { db in
             try db.execute(sql: "ALTER TABLE boots ADD COLUMN unchecked_json TEXT")
         }
+        // Each boot's facts, stored instead of inferred: its workload failed (rows before this said so only
+        // by their transcript's first words), its round, and which guest of the boot it is. Older rows get
+        // them from their work directory (".../leaks-2-peer/console.log"), as the engine named it.
+        migrator.registerMigration("v9-boot-facts") { db in
+            try db.execute(sql: """
+                ALTER TABLE boots ADD COLUMN workload_failed INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE boots ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+                ALTER TABLE boots ADD COLUMN guest INTEGER NOT NULL DEFAULT 0;
+                UPDATE boots SET workload_failed = 1 WHERE transcript LIKE 'workload failed: %';
+                """)
+            let pattern = #/(throughput|leaks)-([0-9]+)(-peer)?/[^/]*$/#
+            for row in try Row.fetchAll(db, sql: "SELECT id, console_log FROM boots") {
+                let log: String = row["console_log"]
+                guard let match = log.firstMatch(of: pattern), let round = Int(match.2) else { continue }
+                try db.execute(sql: "UPDATE boots SET round = ?, guest = ? WHERE id = ?",
+                               arguments: [round, match.3 == nil ? 0 : 1, row["id"] as Int64])
+            }
+        }
+        // Indexes on every foreign key and on leak fingerprints (a flake history looks leaks up by
+        // fingerprint); the series' revision and patch count beside its title, so a list or an index page
+        // reads no JSON; groups of runs (a matrix, a bisection, a night).
+        migrator.registerMigration("v10-groups-indexes-summary") { db in
+            try db.execute(sql: """
+                CREATE INDEX builds_run ON builds(run_id);
+                CREATE INDEX boots_run ON boots(run_id);
+                CREATE INDEX samples_boot ON samples(boot_id);
+                CREATE INDEX leaks_run ON leaks(run_id);
+                CREATE INDEX leaks_boot ON leaks(boot_id);
+                CREATE INDEX leaks_fingerprint ON leaks(fingerprint);
+                CREATE INDEX splats_run ON splats(run_id);
+                CREATE INDEX splats_boot ON splats(boot_id);
+                CREATE INDEX patch_builds_run ON patch_builds(run_id);
+                ALTER TABLE runs ADD COLUMN series_revision INTEGER;
+                ALTER TABLE runs ADD COLUMN patch_count INTEGER;
+                CREATE TABLE run_groups (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL,
+                    label TEXT NOT NULL,
+                    created_at TEXT NOT NULL
+                );
+                CREATE TABLE run_group_members (
+                    group_id INTEGER NOT NULL REFERENCES run_groups(id) ON DELETE CASCADE,
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    label TEXT NOT NULL,
+                    PRIMARY KEY (group_id, run_id)
+                );
+                CREATE INDEX run_group_members_run ON run_group_members(run_id);
+                """)
+            for row in try Row.fetchAll(db, sql: "SELECT id, series_json FROM runs WHERE series_json IS NOT NULL") {
+                guard let series = try? decode(Series.self, row["series_json"]) else { continue }
+                try db.execute(sql: "UPDATE runs SET series_revision = ?, patch_count = ? WHERE id = ?",
+                               arguments: [series.revision, series.patches.count, row["id"] as Int64])
+            }
+        }
         return migrator
     }
 
@@ -172,9 +227,40 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
+    /// Decodes a JSON column; nil for NULL. A column that does not decode throws (`Unreadable` collects it).
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String?) throws -> T? {
         guard let text else { return nil }
-        return try? JSONDecoder().decode(type, from: Data(text.utf8))
+        return try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
+    /// What a load could not read, item by item: each failure named ("boot 12: unknown NIC 'foo'") and
+    /// the item left out, instead of the whole run failing or the item vanishing without a word.
+    final class Unreadable {
+        var lines: [String] = []
+
+        func decode<T: Decodable>(_ type: T.Type, _ text: String?, _ what: String) -> T? {
+            do { return try SQLiteRunStore.decode(type, text) } catch {
+                lines.append("\(what): \(Self.describe(error))")
+                return nil
+            }
+        }
+
+        func value<T: RawRepresentable>(_ type: T.Type, _ raw: String?, _ what: String) -> T? where T.RawValue == String {
+            guard let raw else { lines.append("\(what): missing"); return nil }
+            guard let value = T(rawValue: raw) else { lines.append("\(what): unknown value '\(raw)'"); return nil }
+            return value
+        }
+
+        static func describe(_ error: any Error) -> String {
+            switch error {
+            case DecodingError.dataCorrupted(let context), DecodingError.keyNotFound(_, let context),
+                 DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+                let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+                return (path.isEmpty ? "" : "\(path): ") + context.debugDescription
+            default:
+                return "\(error)"
+            }
+        }
     }
 
     // MARK: RunRecorder
@@ -213,8 +299,9 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         let seriesJSON = try Self.json(series)
         let appliedJSON = try applied.map { try Self.json($0) }
         try await write { db in
-            try db.execute(sql: "UPDATE runs SET series_json = ?, series_title = ?, applied_json = ? WHERE id = ?",
-                           arguments: [seriesJSON, series.title, appliedJSON, run])
+            try db.execute(sql: """
+                UPDATE runs SET series_json = ?, series_title = ?, applied_json = ?, series_revision = ?, patch_count = ? WHERE id = ?
+                """, arguments: [seriesJSON, series.title, appliedJSON, series.revision, series.patches.count, run])
         }
     }
 
@@ -259,15 +346,16 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         }
     }
 
-    public func recordBoot(_ run: RunID, _ boot: BootRecord, samples: [Sample], collected: Collected) async throws {
+    public func recordBoot(_ run: RunID, _ boot: BootRecord, samples: [Sample], collected: Collected) async throws -> BootID {
         try await write { db in
             try db.execute(sql: """
                 INSERT INTO boots (run_id, side, nic, accelerator, clock, kmemleak, boot_seconds, console_log, dmesg, transcript,
-                                   unsupported_reason, kmemleak_report, unchecked_json)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   unsupported_reason, kmemleak_report, unchecked_json, workload_failed, round, guest)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [run, boot.side.rawValue, boot.nic.rawValue, boot.accelerator.rawValue, boot.clock.rawValue,
                                  boot.kmemleak, boot.bootSeconds, boot.consoleLog, boot.dmesg, boot.workloadTranscript,
-                                 boot.unsupportedReason, boot.kmemleakReport, boot.unchecked.isEmpty ? nil : try Self.json(boot.unchecked)])
+                                 boot.unsupportedReason, boot.kmemleakReport, boot.unchecked.isEmpty ? nil : try Self.json(boot.unchecked),
+                                 boot.workloadFailed, boot.round, boot.guest])
             let bootID = db.lastInsertedRowID
             for sample in samples {
                 try db.execute(sql: """
@@ -288,6 +376,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
                 try db.execute(sql: "INSERT INTO splats (run_id, boot_id, side, kind, title, text) VALUES (?, ?, ?, ?, ?, ?)",
                                arguments: [run, bootID, splat.side.rawValue, splat.kind.rawValue, splat.title, splat.text])
             }
+            return bootID
         }
     }
 
@@ -308,61 +397,135 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
 
     public func listRuns(limit: Int) async throws -> [RunSummary] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.summary)
+            try Row.fetchAll(db, sql: """
+                SELECT id, started_at, series_title, tree_name, base_commit, config_name, nic, workload, status, verdict, failed_phase,
+                       owner_host, owner_pid, series_revision, patch_count,
+                       EXISTS (SELECT 1 FROM samples WHERE samples.run_id = runs.id)
+                           OR EXISTS (SELECT 1 FROM leaks WHERE leaks.run_id = runs.id) AS measured
+                FROM runs ORDER BY id DESC LIMIT ?
+                """, arguments: [limit]).map { Self.summary($0, Unreadable()) }
         }
     }
 
-    static func summary(_ row: Row) -> RunSummary {
-        RunSummary(id: row["id"], startedAt: row["started_at"], seriesTitle: row["series_title"], treeName: row["tree_name"],
-                   baseCommit: row["base_commit"], configName: row["config_name"], nic: row["nic"], workload: row["workload"],
-                   status: RunStatus(rawValue: row["status"]) ?? .failed,
-                   verdict: (row["verdict"] as String?).flatMap(Verdict.init(rawValue:)),
-                   failedPhase: (row["failed_phase"] as String?).flatMap(Phase.init(rawValue:)),
-                   owner: (row["owner_pid"] as Int32?).map { RunOwner(host: row["owner_host"] ?? "", pid: $0) })
+    static func summary(_ row: Row, _ unreadable: Unreadable) -> RunSummary {
+        let id: RunID = row["id"]
+        return RunSummary(id: id, startedAt: row["started_at"], seriesTitle: row["series_title"], treeName: row["tree_name"],
+                          baseCommit: row["base_commit"], configName: row["config_name"], nic: row["nic"], workload: row["workload"],
+                          // A status this version does not know is shown as failed, and said.
+                          status: unreadable.value(RunStatus.self, row["status"], "run \(id) status") ?? .failed,
+                          verdict: (row["verdict"] as String?).flatMap { unreadable.value(Verdict.self, $0, "run \(id) verdict") },
+                          failedPhase: (row["failed_phase"] as String?).flatMap { unreadable.value(Phase.self, $0, "run \(id) failed phase") },
+                          owner: (row["owner_pid"] as Int32?).map { RunOwner(host: row["owner_host"] ?? "", pid: $0) },
+                          revision: row["series_revision"], patchCount: row["patch_count"], measured: row["measured"] ?? false)
     }
 
     public func loadRun(_ id: RunID) async throws -> StoredRun? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]),
-                  let plan = Self.decode(RunPlan.self, row["plan_json"]) else { return nil }
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT *, EXISTS (SELECT 1 FROM samples WHERE samples.run_id = runs.id)
+                              OR EXISTS (SELECT 1 FROM leaks WHERE leaks.run_id = runs.id) AS measured
+                FROM runs WHERE id = ?
+                """, arguments: [id]) else { return nil }
+            let unreadable = Unreadable()
+            // A plan that cannot be read leaves nothing to run or compare: the run cannot be loaded, and says why.
+            let plan: RunPlan
+            do {
+                guard let decoded = try Self.decode(RunPlan.self, row["plan_json"]) else { throw NetrigError(phase: .store, blame: .infrastructure, message: "no plan") }
+                plan = decoded
+            } catch {
+                throw NetrigError(phase: .store, blame: .infrastructure, subject: "run \(id) in \(self.path)",
+                                  message: "its plan cannot be read: \(Unreadable.describe(error))",
+                                  details: ["it was stored by another version of netrig, or the store was edited"])
+            }
             let phases = try Row.fetchAll(db, sql: "SELECT * FROM phases WHERE run_id = ? ORDER BY id", arguments: [id]).compactMap { r -> PhaseRecord? in
-                guard let phase = Phase(rawValue: r["phase"]), let outcome = PhaseRecord.Outcome(rawValue: r["outcome"]) else { return nil }
+                let what = "phase row \(r["id"] as Int64)"
+                guard let phase = unreadable.value(Phase.self, r["phase"], what),
+                      let outcome = unreadable.value(PhaseRecord.Outcome.self, r["outcome"], what) else { return nil }
                 return PhaseRecord(phase: phase, seconds: r["seconds"], outcome: outcome, note: r["note"])
             }
-            let builds = try Row.fetchAll(db, sql: "SELECT artifact_json FROM builds WHERE run_id = ? ORDER BY id", arguments: [id])
-                .compactMap { Self.decode(KernelArtifact.self, $0["artifact_json"]) }
+            let builds = try Row.fetchAll(db, sql: "SELECT id, artifact_json FROM builds WHERE run_id = ? ORDER BY id", arguments: [id])
+                .compactMap { unreadable.decode(KernelArtifact.self, $0["artifact_json"], "build \($0["id"] as Int64)") }
             let boots = try Row.fetchAll(db, sql: "SELECT * FROM boots WHERE run_id = ? ORDER BY id", arguments: [id]).compactMap { r -> BootRecord? in
-                guard let side = Side(rawValue: r["side"]), let nic = NICModel(rawValue: r["nic"]),
-                      let accelerator = Accelerator(rawValue: r["accelerator"]), let clock = MeasurementClock(rawValue: r["clock"]) else { return nil }
+                let what = "boot \(r["id"] as Int64)"
+                guard let side = unreadable.value(Side.self, r["side"], what), let nic = unreadable.value(NICModel.self, r["nic"], what),
+                      let accelerator = unreadable.value(Accelerator.self, r["accelerator"], what),
+                      let clock = unreadable.value(MeasurementClock.self, r["clock"], what) else { return nil }
                 return BootRecord(side: side, nic: nic, accelerator: accelerator, clock: clock, kmemleak: r["kmemleak"],
                                   bootSeconds: r["boot_seconds"], consoleLog: r["console_log"], dmesg: r["dmesg"],
                                   workloadTranscript: r["transcript"], unsupportedReason: r["unsupported_reason"],
                                   kmemleakReport: r["kmemleak_report"],
-                                  unchecked: Self.decode([UncheckedCheck].self, r["unchecked_json"]) ?? [])
+                                  unchecked: unreadable.decode([UncheckedCheck].self, r["unchecked_json"], "\(what) unchecked checks") ?? [],
+                                  id: r["id"], workloadFailed: r["workload_failed"], round: r["round"], guest: r["guest"])
             }
             let samples = try Row.fetchAll(db, sql: "SELECT * FROM samples WHERE run_id = ? ORDER BY id", arguments: [id]).compactMap { r -> Sample? in
-                guard let side = Side(rawValue: r["side"]), let nic = NICModel(rawValue: r["nic"]) else { return nil }
+                let what = "sample \(r["id"] as Int64)"
+                guard let side = unreadable.value(Side.self, r["side"], what), let nic = unreadable.value(NICModel.self, r["nic"], what) else { return nil }
                 return Sample(side: side, workload: r["workload"], nic: nic, metric: r["metric"], unit: r["unit"],
                               repetition: r["repetition"], value: r["value"], higherIsBetter: r["higher_is_better"],
-                              cpuBusy: r["cpu_busy"], peerCPUBusy: r["peer_cpu_busy"])
+                              cpuBusy: r["cpu_busy"], peerCPUBusy: r["peer_cpu_busy"], boot: r["boot_id"])
             }
             let leaks = try Row.fetchAll(db, sql: "SELECT * FROM leaks WHERE run_id = ? ORDER BY id", arguments: [id]).compactMap { r -> Leak? in
-                guard let side = Side(rawValue: r["side"]) else { return nil }
+                guard let side = unreadable.value(Side.self, r["side"], "leak \(r["id"] as Int64)") else { return nil }
                 let backtrace: String = r["backtrace"]
                 return Leak(side: side, size: r["size"], comm: r["comm"], backtrace: backtrace.split(separator: "\n").map(String.init),
-                            fingerprint: r["fingerprint"], raw: r["raw"], round: r["round"])
+                            fingerprint: r["fingerprint"], raw: r["raw"], round: r["round"], boot: r["boot_id"])
             }
-            let patchBuilds = try Row.fetchAll(db, sql: "SELECT build_json FROM patch_builds WHERE run_id = ? ORDER BY patch, id", arguments: [id])
-                .compactMap { Self.decode(PatchBuild.self, $0["build_json"]) }
+            let patchBuilds = try Row.fetchAll(db, sql: "SELECT id, build_json FROM patch_builds WHERE run_id = ? ORDER BY patch, id", arguments: [id])
+                .compactMap { unreadable.decode(PatchBuild.self, $0["build_json"], "patch build \($0["id"] as Int64)") }
             let splats = try Row.fetchAll(db, sql: "SELECT * FROM splats WHERE run_id = ? ORDER BY id", arguments: [id]).compactMap { r -> Splat? in
-                guard let side = Side(rawValue: r["side"]), let kind = Splat.Kind(rawValue: r["kind"]) else { return nil }
-                return Splat(side: side, kind: kind, title: r["title"], text: r["text"])
+                let what = "splat \(r["id"] as Int64)"
+                guard let side = unreadable.value(Side.self, r["side"], what), let kind = unreadable.value(Splat.Kind.self, r["kind"], what) else { return nil }
+                return Splat(side: side, kind: kind, title: r["title"], text: r["text"], boot: r["boot_id"])
             }
-            return StoredRun(summary: Self.summary(row), plan: plan, series: Self.decode(Series.self, row["series_json"]),
-                             applied: Self.decode(AppliedSeries.self, row["applied_json"]), phases: phases, builds: builds,
-                             boots: boots, samples: samples, leaks: leaks, splats: splats,
-                             error: Self.decode(ErrorRecord.self, row["error_json"])?.error, environment: Self.decode(RunEnvironment.self, row["environment_json"]), patchBuilds: patchBuilds,
-                             configChanges: Self.decode([ConfigChange].self, row["config_changes_json"]))
+            var run = StoredRun(summary: Self.summary(row, unreadable), plan: plan,
+                                series: unreadable.decode(Series.self, row["series_json"], "series"),
+                                applied: unreadable.decode(AppliedSeries.self, row["applied_json"], "applied series"), phases: phases, builds: builds,
+                                boots: boots, samples: samples, leaks: leaks, splats: splats,
+                                error: unreadable.decode(ErrorRecord.self, row["error_json"], "error")?.error,
+                                environment: unreadable.decode(RunEnvironment.self, row["environment_json"], "environment"),
+                                patchBuilds: patchBuilds,
+                                configChanges: unreadable.decode([ConfigChange].self, row["config_changes_json"], "config changes"))
+            run.unreadable = unreadable.lines
+            return run
+        }
+    }
+
+    // MARK: Groups
+
+    public func createGroup(kind: RunGroup.Kind, label: String, createdAt: String) async throws -> RunGroupID {
+        try await write { db in
+            try db.execute(sql: "INSERT INTO run_groups (kind, label, created_at) VALUES (?, ?, ?)", arguments: [kind.rawValue, label, createdAt])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func addToGroup(_ group: RunGroupID, run: RunID, label: String) async throws {
+        try await write { db in
+            try db.execute(sql: """
+                INSERT INTO run_group_members (group_id, run_id, position, label)
+                VALUES (?, ?, (SELECT COUNT(*) FROM run_group_members WHERE group_id = ?), ?)
+                """, arguments: [group, run, group, label])
+        }
+    }
+
+    public func group(_ id: RunGroupID) async throws -> RunGroup? {
+        try await pool.read { db in try Self.group(id, db) }
+    }
+
+    static func group(_ id: RunGroupID, _ db: Database) throws -> RunGroup? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM run_groups WHERE id = ?", arguments: [id]) else { return nil }
+        let members = try Row.fetchAll(db, sql: "SELECT run_id, label FROM run_group_members WHERE group_id = ? ORDER BY position",
+                                       arguments: [id]).map { RunGroup.Member(run: $0["run_id"], label: $0["label"]) }
+        guard let kind = RunGroup.Kind(rawValue: row["kind"]) else {
+            throw NetrigError(phase: .store, blame: .infrastructure, subject: "group \(id)", message: "unknown group kind '\(row["kind"] as String)'")
+        }
+        return RunGroup(id: id, kind: kind, label: row["label"], createdAt: row["created_at"], members: members)
+    }
+
+    public func groups(of run: RunID) async throws -> [RunGroup] {
+        try await pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT group_id FROM run_group_members WHERE run_id = ? ORDER BY group_id", arguments: [run])
+                .compactMap { try Self.group($0, db) }
         }
     }
 }

@@ -14,46 +14,6 @@ import Testing
         FileManager.default.temporaryDirectory.appendingPathComponent("netrig-store-\(UUID().uuidString)/runs.sqlite").path
     }
 
-    @Test func roundTripsARun() async throws {
-        let path = temporaryPath()
-        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
-        let store = try SQLiteRunStore(path: path)
-        let id = try await store.createRun(plan: plan, startedAt: "2026-11-23T00:00:00Z")
-        try await store.recordTree(id, tree: KernelTree(repository: "/t", name: "Debian", baseCommit: "abc", version: "6.12.117"))
-        let series = Series(title: "<b>html</b> subject", revision: 2, baseCommit: nil,
-                            patches: [Patch(index: 1, total: 1, subject: "p", author: "a", mail: "m", diffHash: "h")], source: "s.mbox")
-        try await store.recordSeries(id, series: series, applied: AppliedSeries(baseCommit: "abc", commits: ["def"]))
-        try await store.recordPhase(id, PhaseRecord(phase: .applySeries, seconds: 1.5, outcome: .completed))
-        let boot = BootRecord(side: .patched, nic: .vmxnet3, accelerator: .tcg, clock: .virtual, kmemleak: true, bootSeconds: 20,
-                              consoleLog: "/c.log", dmesg: "dmesg text", workloadTranscript: "t", unsupportedReason: nil,
-                              kmemleakReport: "unreferenced object 0x1 (size 64):")
-        let sample = Sample(side: .patched, workload: "msg_zerocopy", nic: .vmxnet3, metric: "copy/throughput", unit: "MiB/s",
-                            repetition: 1, value: 19.6875, higherIsBetter: true, cpuBusy: 97.5, peerCPUBusy: 41)
-        let leak = Leak(side: .patched, size: 64, comm: "ip", backtrace: ["a+0x1/0x2", "b+0x3/0x4"], fingerprint: "b", raw: "r", round: 2)
-        let splat = Splat(side: .patched, kind: .stalledPool, title: "stalled", text: "stalled pool shutdown")
-        try await store.recordBoot(id, boot, samples: [sample], collected: Collected(leaks: [leak], splats: [splat], dmesg: "dmesg text"))
-        let workload = WorkloadDefinition(name: "msg_zerocopy", summary: "s", topologies: [.loop], nics: [.vmxnet3], requiredSymbols: [],
-                                          programs: [], duration: 4, timeout: .seconds(60), server: [], client: ["true"],
-                                          modes: [WorkloadMode(name: "copy", clientArguments: [])], metrics: [], unsupported: [])
-        try await store.recordEnvironment(id, RunEnvironment(hypervisor: "QEMU 7.2.22", workload: workload))
-        try await store.finishRun(id, status: .completed, verdict: .fail, error: nil)
-
-        let loaded = try #require(try await store.loadRun(id))
-        #expect(loaded.plan == plan)
-        #expect(loaded.series == series)
-        #expect(loaded.applied?.tipCommit == "def")
-        #expect(loaded.summary.verdict == .fail)
-        #expect(loaded.summary.treeName == "Debian")
-        #expect(loaded.phases == [PhaseRecord(phase: .applySeries, seconds: 1.5, outcome: .completed)])
-        #expect(loaded.boots == [boot])
-        #expect(loaded.samples == [sample])
-        #expect(loaded.leaks == [leak])
-        #expect(loaded.splats == [splat])
-        #expect(loaded.environment == RunEnvironment(hypervisor: "QEMU 7.2.22", workload: workload))
-        #expect(loaded.leakRounds(.patched) == 1)
-        #expect(try await store.listRuns(limit: 10).map(\.id) == [id])
-    }
-
     /// A run interrupted by SIGINT has its task cancelled; the store must still record its end.
     @Test func writesFromACancelledTaskStillLand() async throws {
         let path = temporaryPath()
