@@ -42,18 +42,20 @@ enum Pages {
 
     // MARK: index
 
-    static func index(_ runs: [StoredRun]) -> String {
-        let series = Set(runs.map(\.summary.seriesTitle)).sorted()
+    /// The index, from the store's summaries alone (no run's boots, logs or samples are loaded for it).
+    static func index(_ runs: [RunSummary]) -> String {
+        let series = Set(runs.map(\.seriesTitle)).sorted()
         let filters: Markup = element("form", ["class": "filters", "id": "filters"], [
             element("label", [:], [Markup.text("series "), element("select", ["id": "series-filter"],
                 [element("option", ["value": ""], text: "all")] + series.map { element("option", ["value": $0], text: $0) })]),
             element("label", [:], [Markup.text(" verdict "), element("select", ["id": "verdict-filter"],
                 [element("option", ["value": ""], text: "all")] + ["pass", "fail", "inconclusive", "error", "running"].map { element("option", ["value": $0], text: $0) })]),
         ])
-        let rows = runs.map { run -> Markup in
-            let s = run.summary
+        let rows = runs.map { s -> Markup in
             let verdict = s.verdict?.rawValue ?? s.status.rawValue
-            let revision = run.series.map { "v\($0.revision), \($0.patches.count) patch\($0.patches.count == 1 ? "" : "es")" } ?? ""
+            let revision = s.revision.map { revision in
+                "v\(revision), " + (s.patchCount.map { "\($0) patch\($0 == 1 ? "" : "es")" } ?? "")
+            } ?? ""
             return element("tr", ["data-series": s.seriesTitle, "data-verdict": verdict], [
                 element("td", [:], [link(runPage(s.id), "\(s.id)")]),
                 element("td", [:], [link(runPage(s.id), s.seriesTitle.isEmpty ? "(no series)" : s.seriesTitle), element("div", ["class": "sub"], text: revision)]),
@@ -63,7 +65,7 @@ enum Pages {
                 element("td", ["class": "nowrap"], text: s.nic),
                 element("td", ["class": "nowrap"], text: s.workload),
                 element("td", [:], [verdictBadge(verdict)]
-                        + (run.samples.isEmpty && run.leaks.isEmpty ? [] : [Markup.text(" "), link(comparisonPage(s.id), "comparison")])),
+                        + (s.measured ? [Markup.text(" "), link(comparisonPage(s.id), "comparison")] : [])),
             ])
         }
         let table = element("table", ["id": "runs"], [
@@ -78,12 +80,13 @@ enum Pages {
 
     static func run(_ run: StoredRun, files: RunFiles) -> String {
         let s = run.summary
+        let comparison = run.comparison
         var body: [Markup] = [
             element("h1", text: "Run \(s.id): \(s.seriesTitle)"),
             element("p", [:], [verdictBadge(s.verdict?.rawValue ?? s.status.rawValue), Markup.text(" "),
                               link(comparisonPage(s.id), "comparison of baseline and patched")]),
         ]
-        body += verdictNotes(run)
+        body += verdictNotes(run, comparison)
         body += [
             facts([
                 ("series", run.series.map { "v\($0.revision), \($0.patches.count) patch(es) from \($0.source)" } ?? run.plan.seriesPath),
@@ -123,7 +126,7 @@ enum Pages {
              fileLink(files.consoleLogs[safe: index], "console.log")]
         }))
         body += samplesSection(run)
-        body += leaksSection(run.comparison, all: run.leaks)
+        body += leaksSection(comparison, all: run.leaks)
         body += splatsSection(run.splats)
         return layout(title: "run \(s.id)", reproduce: run.reproducer, body: body)
     }
@@ -234,7 +237,7 @@ enum Pages {
             element("p", [:], [link(runPage(s.id), "run \(s.id)"), Markup.text(": \(s.seriesTitle) · \(s.workload) on \(s.nic) · config \(s.configName) · "
                                                                                   + (run.measurementClock.map { "\($0.rawValue) clock" } ?? "no boots"))]),
         ]
-        body += verdictNotes(run)
+        body += verdictNotes(run, comparison)
         if comparison.metrics.isEmpty { body.append(element("p", text: "No throughput samples in this run.")) }
         for metric in comparison.metrics {
             body.append(element("section", ["class": "metric"], [
@@ -277,17 +280,21 @@ enum Pages {
 
     /// What the reader must know before any number: a verdict that decided nothing, and an accelerator
     /// that was not the one the run began with.
-    static func verdictNotes(_ run: StoredRun) -> [Markup] {
+    static func verdictNotes(_ run: StoredRun, _ comparison: Comparison) -> [Markup] {
         var notes: [Markup] = []
+        // What the store holds and this version could not read: said, never dropped.
+        for line in run.unreadable {
+            notes.append(element("p", ["class": "note error-verdict unreadable"], text: "Unreadable in the store: \(line)."))
+        }
         if run.summary.verdict == .inconclusive {
-            let open = run.comparison.undecided.map(\.metric)
-            if !open.isEmpty || run.comparison.unchecked.isEmpty {
+            let open = comparison.undecided.map(\.metric)
+            if !open.isEmpty || comparison.unchecked.isEmpty {
                 notes.append(element("p", ["class": "note inconclusive"], text: "Inconclusive: nothing was found against the series, but "
                                      + (open.isEmpty ? "a measurement" : open.joined(separator: ", ")) + " could not be decided. This is not a pass."))
             }
         }
         // A check that did not run is said before any number, whatever the verdict.
-        for line in run.comparison.unchecked {
+        for line in comparison.unchecked {
             notes.append(element("p", ["class": "note inconclusive not-checked"], text: "Not checked: \(line). This is not a pass."))
         }
         if run.summary.verdict == .error {

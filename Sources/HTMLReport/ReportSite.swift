@@ -15,17 +15,25 @@ public struct ReportSite: Sendable {
     /// the pages written.
     @discardableResult
     public func write(_ runs: [StoredRun], pages: [StoredRun]? = nil) throws -> [String] {
-        let fm = FileManager.default
-        try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
         var written: [String] = []
-        for run in pages ?? runs {
-            let files = try copyFiles(of: run)
-            try write(Pages.run(run, files: files), to: Pages.runPage(run.summary.id))
-            try write(Pages.comparison(run), to: Pages.comparisonPage(run.summary.id))
-            written += [Pages.runPage(run.summary.id), Pages.comparisonPage(run.summary.id)]
-        }
-        try write(Pages.index(runs), to: "index.html")
-        return ["index.html"] + written
+        for run in pages ?? runs { written += try writePages(of: run) }
+        return [try writeIndex(runs.map(\.listed))] + written
+    }
+
+    /// A run's page and its comparison page, with the files they link to.
+    public func writePages(of run: StoredRun) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let files = try copyFiles(of: run)
+        try write(Pages.run(run, files: files), to: Pages.runPage(run.summary.id))
+        try write(Pages.comparison(run), to: Pages.comparisonPage(run.summary.id))
+        return [Pages.runPage(run.summary.id), Pages.comparisonPage(run.summary.id)]
+    }
+
+    /// The index of the store's runs, from their summaries (newest first).
+    public func writeIndex(_ summaries: [RunSummary]) throws -> String {
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        try write(Pages.index(summaries), to: "index.html")
+        return "index.html"
     }
 
     func write(_ text: String, to name: String) throws {

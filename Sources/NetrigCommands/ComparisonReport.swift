@@ -106,7 +106,7 @@ enum ComparisonReport {
     /// What an inconclusive comparison left open: undecided metrics, and checks that did not run.
     static func openText(_ comparison: Comparison?) -> String {
         let open = comparison?.undecided.map(\.metric) ?? []
-        let unchecked = comparison?.unchecked.map { $0.components(separatedBy: ":").first ?? $0 }.uniqued() ?? []
+        let unchecked = comparison?.uncheckedNames ?? []
         var parts: [String] = []
         if !open.isEmpty { parts.append(open.joined(separator: ", ") + " could not be decided") }
         if !unchecked.isEmpty { parts.append(unchecked.joined(separator: ", ") + " could not be checked") }

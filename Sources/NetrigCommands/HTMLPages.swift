@@ -3,13 +3,15 @@ import NetrigCore
 
 /// The HTML site of a store, as `netrig report` and `netrig run` write it.
 enum HTMLPages {
-    /// Writes the index of the newest `limit` runs and the pages of `only` (all of them when nil).
+    /// Writes the index of the newest `limit` runs (from the store's summaries) and the pages of `only`
+    /// (of every listed run when nil), loading one run at a time.
     static func write(store: any RunQueries, output: String, limit: Int, only: Set<RunID>?) async throws -> [String] {
-        var runs: [StoredRun] = []
-        for summary in try await store.listRuns(limit: limit) {
-            if let run = try await store.loadRun(summary.id) { runs.append(run) }
+        let site = ReportSite(output: output)
+        let summaries = try await store.listRuns(limit: limit)
+        var written: [String] = []
+        for id in only.map({ $0.sorted(by: >) }) ?? summaries.map(\.id) {
+            if let run = try await store.loadRun(id) { written += try site.writePages(of: run) }
         }
-        let pages = only.map { ids in runs.filter { ids.contains($0.summary.id) } }
-        return try ReportSite(output: output).write(runs, pages: pages)
+        return [try site.writeIndex(summaries)] + written
     }
 }

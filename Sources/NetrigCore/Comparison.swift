@@ -112,6 +112,8 @@ public struct Comparison: Sendable, Equatable {
     public var preexistingSplats: [Splat]
     /// Checks some boot promised and could not make (`UncheckedCheck.summarize`): the run cannot pass.
     public var unchecked: [String] = []
+    /// The names of those checks ("page_pool leftovers", "workload iou_zcrx"), each once.
+    public var uncheckedNames: [String] = []
 
     /// Significance level for the per-metric tests.
     public static let alpha = 0.05

@@ -123,5 +123,6 @@ extension Comparison {
                   patchedLeakRounds: max(1, evidence.leakRounds(.patched)), minimumEffect: clock.minimumEffect, setting: setting)
         if let reason = GuestClockHealth.distrust(evidence.clockProblems) { distrustMetrics(because: reason) }
         unchecked = UncheckedCheck.summarize(evidence.unchecked)
+        uncheckedNames = evidence.unchecked.map(\.check.check).uniqued()
     }
 }

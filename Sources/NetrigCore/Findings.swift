@@ -258,6 +258,8 @@ public struct RunReport: Sendable, Codable, Equatable {
     public var run: RunID?
     /// Every run of a config matrix (`--configs`); absent for a single run.
     public var runs: [RunID]?
+    /// The store's group of those runs; absent for a single run.
+    public var group: RunGroupID?
     /// Effective config symbols the series changed (of the first run); absent when not known.
     public var configChanges: [ConfigChange]?
     public var verdict: Verdict

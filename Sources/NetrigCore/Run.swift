@@ -315,6 +315,15 @@ public struct StoredRun: Sendable, Equatable {
         RunEvidence(workload: plan.workload, boots: boots, samples: samples, leaks: leaks, splats: splats)
     }
 
+    /// Its summary as a store lists it: with the series' revision and size, and whether it measured.
+    public var listed: RunSummary {
+        var listed = summary
+        listed.revision = series?.revision
+        listed.patchCount = series?.patches.count
+        listed.measured = !samples.isEmpty || !leaks.isEmpty
+        return listed
+    }
+
     /// The clock its throughput was measured in.
     public var measurementClock: MeasurementClock? { evidence.measurementClock }
 

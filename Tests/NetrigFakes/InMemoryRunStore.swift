@@ -133,14 +133,7 @@ public final class InMemoryRunStore: RunRecorder, RunQueries {
         }
     }
 
-    /// The summary as the store lists it: with the series' revision and size, and whether it measured.
-    static func summary(_ run: StoredRun) -> RunSummary {
-        var summary = run.summary
-        summary.revision = run.series?.revision
-        summary.patchCount = run.series?.patches.count
-        summary.measured = !run.samples.isEmpty || !run.leaks.isEmpty
-        return summary
-    }
+    static func summary(_ run: StoredRun) -> RunSummary { run.listed }
 
     public func createGroup(kind: RunGroup.Kind, label: String, createdAt: String) async throws -> RunGroupID {
         state.withLock { state in

@@ -57,15 +57,21 @@ struct RunMatrix {
         for nic in nics {
             if let caveat = NICChoice.caveat(for: nic, workload: workload, clock: request.template.clock) { say("warning: \(caveat)") }
         }
+        // A matrix is a group of runs in the store, each with its cell's label.
+        let group = cells.count > 1
+            ? try await store.createGroup(kind: .matrix, label: "'\(series.title)' v\(series.revision): " + cells.map(\.label).joined(separator: ", "),
+                                          createdAt: context.timestamp())
+            : nil
         var outcomes: [RunEngine.Outcome] = []
         for cell in cells {
             if cells.count > 1 { say("=== \(cell.label) (\(outcomes.count + 1) of \(cells.count)) ===") }
             let outcome = try await SignalCancellation.run { try await engine.run(cell.plan, series: series, workload: workload) }
             outcomes.append(outcome)
+            if let group { try await store.addToGroup(group, run: outcome.run, label: cell.label) }
             try await printer.report(outcome, plan: cell.plan.request, store: store)
             if Task.isCancelled { break }
         }
-        try await printer.finish(outcomes, labels: cells.prefix(outcomes.count).map(\.label), store: store)
+        try await printer.finish(outcomes, labels: cells.prefix(outcomes.count).map(\.label), store: store, group: group)
     }
 
     /// `--resume RUN`: the stored run goes on under its own id with its own plan, series and workload.

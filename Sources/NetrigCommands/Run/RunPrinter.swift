@@ -26,7 +26,7 @@ struct RunPrinter {
     }
 
     /// HTML pages, the matrix verdict, the JSON document and the exit status, after every run of the matrix.
-    func finish(_ outcomes: [RunEngine.Outcome], labels: [String], store: any RunQueries) async throws {
+    func finish(_ outcomes: [RunEngine.Outcome], labels: [String], store: any RunQueries, group: RunGroupID? = nil) async throws {
         let verdict = Verdict.combined(outcomes.map(\.verdict))
         // The HTML pages beside the store follow every run; a failure to write them does not change the verdict.
         let pages = context.pagesDirectory
@@ -37,13 +37,15 @@ struct RunPrinter {
             say("netrig: could not write the HTML pages to \(pages): \(error)")
         }
         if outcomes.count > 1 {
-            say("matrix verdict: \(verdict.rawValue) (" + zip(labels, outcomes).map { "\($0) \($1.verdict.rawValue)" }.joined(separator: ", ") + ")")
+            say("matrix verdict: \(verdict.rawValue) (" + zip(labels, outcomes).map { "\($0) \($1.verdict.rawValue)" }.joined(separator: ", ") + ")"
+                + (group.map { ", stored as group \($0)" } ?? ""))
         }
         if let json, let first = outcomes.first {
             let stored = try await store.loadRun(first.run)
             var document = RunReport(run: first.run, verdict: verdict, findings: outcomes.flatMap(\.findings),
                                      comparison: first.comparison, clock: stored?.measurementClock, phases: stored?.phases ?? [])
             document.runs = outcomes.count > 1 ? outcomes.map(\.run) : nil
+            document.group = group
             document.configChanges = stored?.configChanges
             document.accelerator = stored?.environment?.accelerator
             document.acceleratorFallback = stored?.environment?.acceleratorFallback
