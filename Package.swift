@@ -71,8 +71,11 @@ let package = Package(
         .target(name: "NetrigTestSupport", dependencies: ["NetrigCore", "KernelBuild", "GuestVM", "Workloads"],
                 path: "Tests/NetrigTestSupport"),
 
+        // Fakes for unit tests: host commands answered from a script (an unscripted one fails the test).
+        .target(name: "NetrigFakes", dependencies: ["NetrigCore", "HostCommands"], path: "Tests/NetrigFakes", swiftSettings: strict),
+
         .testTarget(name: "NetrigCoreTests", dependencies: ["NetrigCore"]),
-        .testTarget(name: "KernelBuildTests", dependencies: ["KernelBuild", "HostCommands", "NetrigCore", "NetrigTestSupport"]),
+        .testTarget(name: "KernelBuildTests", dependencies: ["KernelBuild", "HostCommands", "NetrigCore", "NetrigTestSupport", "NetrigFakes"]),
         .testTarget(name: "GuestVMTests", dependencies: ["GuestVM", "GuestShell", "Libvirt", "LibSSH", "HostCommands", "NetrigCore",
                                                        "Workloads", "NetrigTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "NetrigCore"]),

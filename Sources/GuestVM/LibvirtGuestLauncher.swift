@@ -17,10 +17,11 @@ public struct LibvirtGuestLauncher: GuestLauncher {
     /// Where kept guests are recorded for `netrig ssh`.
     public var keptGuests: KeptGuestRegistry?
     public var progress: any ProgressObserver
-    var runner = HostCommandRunner()
+    var runner: any CommandRunner
 
     public init(uri: String, privateKey: String, keep: Bool = false, keptGuests: KeptGuestRegistry? = nil,
-                progress: any ProgressObserver = SilentProgress()) {
+                progress: any ProgressObserver = SilentProgress(), runner: any CommandRunner = HostCommandRunner()) {
+        self.runner = runner
         self.keptGuests = keptGuests
         self.uri = uri
         self.privateKey = privateKey

@@ -37,11 +37,21 @@ public struct HostCommandResult: Sendable {
     public var standardOutput: String
     public var standardError: String
     public var succeeded: Bool { exitStatus == 0 }
+
+    public init(command: HostCommand, exitStatus: Int32, standardOutput: String, standardError: String) {
+        self.command = command
+        self.exitStatus = exitStatus
+        self.standardOutput = standardOutput
+        self.standardError = standardError
+    }
+
+    /// How much of each stream `run` collects unless told otherwise.
+    public static let defaultLimit = 16 << 20
 }
 
 /// Runs host commands. A command and every process it started get SIGTERM, then SIGKILL 5 s later, when
 /// the calling task is cancelled or the timeout passes.
-public struct HostCommandRunner: Sendable {
+public struct HostCommandRunner: CommandRunner {
     public init() {}
 
     public struct Failure: Error, CustomStringConvertible {
@@ -51,8 +61,7 @@ public struct HostCommandRunner: Sendable {
     }
 
     /// Runs to completion and collects output (at most `limit` bytes per stream).
-    public func run(_ command: HostCommand, timeout: Duration? = nil, input: String? = nil,
-                    limit: Int = 16 << 20) async throws -> HostCommandResult {
+    public func run(_ command: HostCommand, timeout: Duration?, input: String?, limit: Int) async throws -> HostCommandResult {
         let configuration = makeConfiguration(command)
         return try await withTimeout(timeout, command: command) {
             let group = ProcessGroup()
@@ -72,8 +81,8 @@ public struct HostCommandRunner: Sendable {
 
     /// Runs with standard output and error appended to `logPath`, calling `onLine` for every line of
     /// output (for live progress). The log is never held in memory.
-    public func run(_ command: HostCommand, logTo logPath: String, timeout: Duration? = nil,
-                    onLine: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Int32 {
+    public func run(_ command: HostCommand, logTo logPath: String, timeout: Duration?,
+                    onLine: @escaping @Sendable (String) -> Void) async throws -> Int32 {
         let configuration = makeConfiguration(command)
         // Appends: one log collects every command of a build.
         if !FileManager.default.fileExists(atPath: logPath) {

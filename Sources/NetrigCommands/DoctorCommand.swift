@@ -38,8 +38,7 @@ struct DoctorCommand: AsyncParsableCommand {
         if failed > 0 { throw ExitWithVerdict(code: 1) }
     }
 
-    static func checks(uri: String, directories: NetrigDirectories) async -> [Check] {
-        let runner = HostCommandRunner()
+    static func checks(uri: String, directories: NetrigDirectories, runner: any CommandRunner = HostCommandRunner()) async -> [Check] {
         var checks: [Check] = []
         let query = try? await runner.run(HostCommand("dpkg-query", ["-W", "-f", "${Package} ${db:Status-Status}\n"] + packages))
         let installed = Set((query?.standardOutput ?? "").split(separator: "\n").filter { $0.hasSuffix(" installed") }
