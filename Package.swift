@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
@@ -45,11 +46,12 @@ let package = Package(
         // Adapters.
         .target(name: "KernelBuild", dependencies: [
             "NetrigCore", "HostCommands", "FileLocks", .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "GuestShell", dependencies: ["NetrigCore", "LibSSH"], swiftSettings: strict),
         .target(name: "GuestVM", dependencies: [
             "NetrigCore", "Libvirt", "HostCommands", "GuestShell",
-            .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "Workloads", dependencies: [
             "NetrigCore", .product(name: "TOMLKit", package: "TOMLKit"),
@@ -75,7 +77,8 @@ let package = Package(
         .target(name: "NetrigFakes", dependencies: ["NetrigCore", "HostCommands"], path: "Tests/NetrigFakes", swiftSettings: strict),
 
         .testTarget(name: "NetrigCoreTests", dependencies: ["NetrigCore"]),
-        .testTarget(name: "KernelBuildTests", dependencies: ["KernelBuild", "HostCommands", "NetrigCore", "NetrigTestSupport", "NetrigFakes"]),
+        .testTarget(name: "KernelBuildTests", dependencies: ["KernelBuild", "HostCommands", "NetrigCore", "NetrigTestSupport", "NetrigFakes",
+                                                           .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "GuestVMTests", dependencies: ["GuestVM", "GuestShell", "Libvirt", "LibSSH", "HostCommands", "NetrigCore",
                                                        "Workloads", "NetrigTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "NetrigCore"]),

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HostCommands
 import NetrigCore
@@ -54,9 +55,9 @@ public struct ImageRecipe: Sendable, Equatable {
         hasher.update("netrig-image-1\n" + publicKey + "\n")
         for file in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() {
             hasher.update("file \(file)\n")
-            if let data = FileManager.default.contents(atPath: directory + "/" + file) { hasher.update(Array(data)) }
+            if let data = FileManager.default.contents(atPath: directory + "/" + file) { hasher.update(data: data) }
         }
-        return hasher.finalizeHex()
+        return hasher.finalize().hex
     }
 }
 

@@ -1,3 +1,4 @@
+import Crypto
 import FileLocks
 import Foundation
 import HostCommands
@@ -205,7 +206,7 @@ public struct KernelBuilder: Sendable {
             hasher.update("program \(program.name) \(program.sources.joined(separator: " ")) \(program.libraries.joined(separator: " "))\n")
             for (file, text) in (program.shipped ?? [:]).sorted(by: { $0.key < $1.key }) { hasher.update("shipped \(file)\n\(text)\n") }
         }
-        return hasher.finalizeHex()
+        return hasher.finalize().hex
     }
 
     /// What the build cache holds for a key.

@@ -1,3 +1,4 @@
+import Crypto
 import FileLocks
 import Foundation
 import HostCommands
