@@ -38,8 +38,17 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "libvirt connection URI; qemu+ssh://host/system runs guests on another host.")
     var libvirtURI: String = ProcessInfo.processInfo.environment["NETRIG_LIBVIRT_URI"] ?? "qemu:///system"
 
+    @Flag(help: "Log every host command (its argv, exit status and duration) and each guest's libvirt domain to standard error.")
+    var verbose = false
+
     var directories: NetrigDirectories { NetrigDirectories(environment: ProcessInfo.processInfo.environment) }
     var storePath: String { store ?? ProcessInfo.processInfo.environment["NETRIG_STORE"] ?? directories.defaultStore }
+
+    /// Called as the command line is parsed, before the command runs: --verbose sets the level of every
+    /// logger made from then on.
+    func validate() throws {
+        if verbose { NetrigLogLevel.current = .debug }
+    }
 }
 
 /// `--json FILE`, shared by the commands that end in a verdict.
