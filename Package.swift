@@ -14,7 +14,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        // 1.16: LogHandler.log(event:), which the tests' capturing handler implements.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
@@ -35,6 +37,7 @@ let package = Package(
         // Host commands as argv arrays with reproducers, logs to files and timeouts.
         .target(name: "HostCommands", dependencies: [
             "NetrigCore",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
@@ -45,11 +48,13 @@ let package = Package(
         // Adapters.
         .target(name: "KernelBuild", dependencies: [
             "NetrigCore", "HostCommands", "FileLocks", .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "GuestShell", dependencies: ["NetrigCore", "LibSSH"], swiftSettings: strict),
         .target(name: "GuestVM", dependencies: [
             "NetrigCore", "Libvirt", "HostCommands", "GuestShell",
-            .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "Workloads", dependencies: [
             "NetrigCore", .product(name: "TOMLKit", package: "TOMLKit"),
@@ -65,17 +70,21 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
-        .executableTarget(name: "netrig", dependencies: ["NetrigCommands"], swiftSettings: strict),
+        .executableTarget(name: "netrig", dependencies: ["NetrigCommands", .product(name: "Logging", package: "swift-log")],
+                          swiftSettings: strict),
 
         // Shared set-up for tests against the real host: the default kernel and guest image, built once.
         .target(name: "NetrigTestSupport", dependencies: ["NetrigCore", "KernelBuild", "GuestVM", "Workloads"],
                 path: "Tests/NetrigTestSupport"),
 
-        // Fakes behind the ports, shared by the unit tests of the engine and of the commands.
-        .target(name: "NetrigFakes", dependencies: ["NetrigCore"], path: "Tests/NetrigFakes"),
+        // Fakes behind the ports, shared by the unit tests of the engine, the builder and the commands: the
+        // engine's ports, an in-memory store, host commands answered from a script (an unscripted one fails the test).
+        .target(name: "NetrigFakes", dependencies: ["NetrigCore", "HostCommands"], path: "Tests/NetrigFakes", swiftSettings: strict),
 
         .testTarget(name: "NetrigCoreTests", dependencies: ["NetrigCore", "NetrigFakes"]),
-        .testTarget(name: "KernelBuildTests", dependencies: ["KernelBuild", "HostCommands", "NetrigCore", "NetrigTestSupport"]),
+        .testTarget(name: "KernelBuildTests", dependencies: ["KernelBuild", "HostCommands", "NetrigCore", "NetrigTestSupport", "NetrigFakes",
+                                                           .product(name: "Crypto", package: "swift-crypto"),
+                                                           .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "GuestVMTests", dependencies: ["GuestVM", "GuestShell", "Libvirt", "LibSSH", "HostCommands", "NetrigCore",
                                                        "Workloads", "NetrigTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "NetrigCore"]),

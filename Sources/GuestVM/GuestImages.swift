@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HostCommands
 import NetrigCore
@@ -54,9 +55,9 @@ public struct ImageRecipe: Sendable, Equatable {
         hasher.update("netrig-image-1\n" + publicKey + "\n")
         for file in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() {
             hasher.update("file \(file)\n")
-            if let data = FileManager.default.contents(atPath: directory + "/" + file) { hasher.update(Array(data)) }
+            if let data = FileManager.default.contents(atPath: directory + "/" + file) { hasher.update(data: data) }
         }
-        return hasher.finalizeHex()
+        return hasher.finalize().hex
     }
 }
 
@@ -64,16 +65,17 @@ public struct ImageRecipe: Sendable, Equatable {
 public struct RecipeImageProvider: ImageProvider {
     public var recipeDirectory: String
     public var directories: NetrigDirectories
-    var runner = HostCommandRunner()
+    var runner: any CommandRunner
 
-    public init(recipeDirectory: String, directories: NetrigDirectories) {
+    public init(recipeDirectory: String, directories: NetrigDirectories, runner: any CommandRunner = HostCommandRunner()) {
         self.recipeDirectory = recipeDirectory
         self.directories = directories
+        self.runner = runner
     }
 
     public func prepareImage(progress: any ProgressObserver) async throws -> String {
         let recipe = try ImageRecipe(directory: recipeDirectory)
-        let publicKey = try await SSHKeys.ensure(directories.sshKey)
+        let publicKey = try await SSHKeys.ensure(directories.sshKey, runner: runner)
         let hash = try recipe.contentHash(publicKey: publicKey)
         let target = directories.images + "/\(recipe.name)-\(hash.prefix(16))"
         let image = target + "/rootfs.ext4"
@@ -155,7 +157,7 @@ extension RecipeImageProvider {
     /// Why a cached image cannot be used, or nil: its size or time differ from its stamp, or its file system
     /// does not check clean (`e2fsck -fn`, read-only, well under a second). An image from before stamps
     /// were written gets one when it checks clean.
-    static func damage(of image: String, runner: HostCommandRunner) async -> String? {
+    static func damage(of image: String, runner: any CommandRunner) async -> String? {
         let recorded = (try? String(contentsOfFile: stampPath(image), encoding: .utf8))?.trimmingWhitespace
         guard let now = try? fingerprint(image) else { return "cannot read it" }
         if let recorded, recorded != now { return "\(now), made as \(recorded)" }
@@ -171,12 +173,12 @@ extension RecipeImageProvider {
 /// netrig's per-installation SSH key pair (ed25519, private key mode 0600).
 public enum SSHKeys {
     /// Creates the key pair unless it exists; returns the public key line.
-    public static func ensure(_ privateKey: String) async throws -> String {
+    public static func ensure(_ privateKey: String, runner: any CommandRunner = HostCommandRunner()) async throws -> String {
         let fm = FileManager.default
         if !fm.fileExists(atPath: privateKey) {
             try fm.createDirectory(atPath: (privateKey as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
                                    attributes: [.posixPermissions: 0o700])
-            let result = try await HostCommandRunner().run(HostCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "netrig", "-f", privateKey]))
+            let result = try await runner.run(HostCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "netrig", "-f", privateKey]))
             guard result.succeeded else {
                 throw NetrigError(phase: .buildImage, blame: .infrastructure, subject: privateKey, message: "ssh-keygen failed",
                                   details: result.standardError.lastLines(3))
@@ -198,10 +200,13 @@ public enum SSHKeys {
 public struct QEMUAcceleratorProbe: AcceleratorProbe {
     public var timeout: Duration
     public var scratchDirectory: String
+    var runner: any CommandRunner
 
-    public init(timeout: Duration = QEMUAcceleratorProbe.defaultTimeout, scratchDirectory: String = NSTemporaryDirectory()) {
+    public init(timeout: Duration = QEMUAcceleratorProbe.defaultTimeout, scratchDirectory: String = NSTemporaryDirectory(),
+                runner: any CommandRunner = HostCommandRunner()) {
         self.timeout = timeout
         self.scratchDirectory = scratchDirectory
+        self.runner = runner
     }
 
     /// How long the probe's KVM guest may take to print "Linux version" (with earlyprintk). A run's own KVM
@@ -223,7 +228,7 @@ public struct QEMUAcceleratorProbe: AcceleratorProbe {
             marker = "SeaBIOS"
         }
         let command = HostCommand("qemu-system-x86_64", arguments)
-        let task = Task { try await HostCommandRunner().run(command, timeout: timeout) }
+        let task = Task { [runner, timeout] in try await runner.run(command, timeout: timeout) }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let text = try? String(contentsOfFile: output, encoding: .utf8), text.contains(marker) {

@@ -2,6 +2,7 @@ import Foundation
 import GuestShell
 import HostCommands
 import Libvirt
+import Logging
 import NetrigCore
 
 /// Boots guests as transient libvirt domains and always destroys them: on success, on errors and on
@@ -17,10 +18,15 @@ public struct LibvirtGuestLauncher: GuestLauncher {
     /// Where kept guests are recorded for `netrig ssh`.
     public var keptGuests: KeptGuestRegistry?
     public var progress: any ProgressObserver
-    var runner = HostCommandRunner()
+    var runner: any CommandRunner
+    /// Each domain's XML file, creation and destruction, at debug level (`--verbose`).
+    public var logger: Logger
 
     public init(uri: String, privateKey: String, keep: Bool = false, keptGuests: KeptGuestRegistry? = nil,
-                progress: any ProgressObserver = SilentProgress()) {
+                progress: any ProgressObserver = SilentProgress(), runner: any CommandRunner = HostCommandRunner(),
+                logger: Logger? = nil) {
+        self.runner = runner
+        self.logger = logger ?? Logger(label: "netrig.guests")
         self.keptGuests = keptGuests
         self.uri = uri
         self.privateKey = privateKey
@@ -142,10 +148,13 @@ public struct LibvirtGuestLauncher: GuestLauncher {
         try? fm.removeItem(atPath: wiring.consoleLog)
         let xml = DomainXML.render(spec, wiring: wiring)
         try xml.write(toFile: spec.workDirectory + "/domain.xml", atomically: true, encoding: .utf8)
+        logger.debug("guest \(spec.name): creating (defining and starting) the transient domain \(wiring.domainName) on \(uri) from \(spec.workDirectory)/domain.xml, autodestroy \(keep ? "off" : "on")")
         let domain: LibvirtDomain
         do {
             domain = try await connection.createTransientDomain(xml: xml, autodestroy: !keep)
+            logger.debug("guest \(spec.name): domain \(wiring.domainName) started; console \(wiring.consoleLog), SSH on port \(wiring.sshPort)")
         } catch {
+            logger.debug("guest \(spec.name): libvirt could not create the domain \(wiring.domainName): \(error)")
             // A daemon that died during the call may have started QEMU without answering: the domain
             // exists under its name though this process holds no handle to it.
             let lost = !(await connection.isAlive())
@@ -184,6 +193,7 @@ public struct LibvirtGuestLauncher: GuestLauncher {
     /// autodestroy needs the daemon): through a new connection when a daemon answers again, else, on this
     /// host, by stopping its QEMU process; on a remote host the command that does it is named.
     private func destroy(_ domain: LibvirtDomain, of spec: GuestSpec) async {
+        logger.debug("guest \(spec.name): destroying the domain \(domain.name)")
         do { try await domain.destroy() } catch { await destroy(named: domain.name, created: true, of: spec, failure: error) }
     }
 

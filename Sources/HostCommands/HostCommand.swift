@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NetrigCore
 import Subprocess
 import SystemPackage
@@ -37,12 +38,29 @@ public struct HostCommandResult: Sendable {
     public var standardOutput: String
     public var standardError: String
     public var succeeded: Bool { exitStatus == 0 }
+
+    public init(command: HostCommand, exitStatus: Int32, standardOutput: String, standardError: String) {
+        self.command = command
+        self.exitStatus = exitStatus
+        self.standardOutput = standardOutput
+        self.standardError = standardError
+    }
+
+    /// How much of each stream `run` collects unless told otherwise.
+    public static let defaultLimit = 16 << 20
 }
 
 /// Runs host commands. A command and every process it started get SIGTERM, then SIGKILL 5 s later, when
-/// the calling task is cancelled or the timeout passes.
-public struct HostCommandRunner: Sendable {
-    public init() {}
+/// the calling task is cancelled or the timeout passes. Each command is logged at debug level: its
+/// reproducer before it starts, then its exit status (or error) and how long it took.
+public struct HostCommandRunner: CommandRunner {
+    public var logger: Logger
+
+    /// `logger`: where commands are logged (at debug); by default the process's handler under
+    /// `netrig.host-commands`, which prints them only with `--verbose`.
+    public init(logger: Logger? = nil) {
+        self.logger = logger ?? Logger(label: "netrig.host-commands")
+    }
 
     public struct Failure: Error, CustomStringConvertible {
         public var command: HostCommand
@@ -51,29 +69,30 @@ public struct HostCommandRunner: Sendable {
     }
 
     /// Runs to completion and collects output (at most `limit` bytes per stream).
-    public func run(_ command: HostCommand, timeout: Duration? = nil, input: String? = nil,
-                    limit: Int = 16 << 20) async throws -> HostCommandResult {
+    public func run(_ command: HostCommand, timeout: Duration?, input: String?, limit: Int) async throws -> HostCommandResult {
         let configuration = makeConfiguration(command)
-        return try await withTimeout(timeout, command: command) {
-            let group = ProcessGroup()
-            let result: ExecutionRecord = try await group.reapingOnFailure {
-                if let input {
-                    try await Subprocess.run(configuration, input: .string(input), output: .string(limit: limit),
-                                             error: .string(limit: limit)) { group.started($0.processIdentifier) }.record
-                } else {
-                    try await Subprocess.run(configuration, input: .none, output: .string(limit: limit),
-                                             error: .string(limit: limit)) { group.started($0.processIdentifier) }.record
+        return try await logged(command, status: \.exitStatus) {
+            try await withTimeout(timeout, command: command) {
+                let group = ProcessGroup()
+                let result: ExecutionRecord = try await group.reapingOnFailure {
+                    if let input {
+                        try await Subprocess.run(configuration, input: .string(input), output: .string(limit: limit),
+                                                 error: .string(limit: limit)) { group.started($0.processIdentifier) }.record
+                    } else {
+                        try await Subprocess.run(configuration, input: .none, output: .string(limit: limit),
+                                                 error: .string(limit: limit)) { group.started($0.processIdentifier) }.record
+                    }
                 }
+                return HostCommandResult(command: command, exitStatus: result.status, standardOutput: result.out,
+                                         standardError: result.err)
             }
-            return HostCommandResult(command: command, exitStatus: result.status, standardOutput: result.out,
-                                     standardError: result.err)
         }
     }
 
     /// Runs with standard output and error appended to `logPath`, calling `onLine` for every line of
     /// output (for live progress). The log is never held in memory.
-    public func run(_ command: HostCommand, logTo logPath: String, timeout: Duration? = nil,
-                    onLine: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Int32 {
+    public func run(_ command: HostCommand, logTo logPath: String, timeout: Duration?,
+                    onLine: @escaping @Sendable (String) -> Void) async throws -> Int32 {
         let configuration = makeConfiguration(command)
         // Appends: one log collects every command of a build.
         if !FileManager.default.fileExists(atPath: logPath) {
@@ -86,19 +105,41 @@ public struct HostCommandRunner: Sendable {
         try log.seekToEnd()
         log.write(Data("$ \(command)\n".utf8))
         let sink = LogSink(handle: log)
-        return try await withTimeout(timeout, command: command) {
-            let group = ProcessGroup()
-            return try await group.reapingOnFailure {
-                let result = try await Subprocess.run(configuration, input: .none, output: .sequence,
-                                                      error: .combinedWithOutput) { execution in
-                    group.started(execution.processIdentifier)
-                    for try await line in execution.standardOutput.strings(bufferingPolicy: .maxLineLength(1 << 16)) {
-                        sink.write(line)
-                        onLine(line.hasSuffix("\n") ? String(line.dropLast()) : line)
+        return try await logged(command, log: logPath, status: { $0 }) {
+            try await withTimeout(timeout, command: command) {
+                let group = ProcessGroup()
+                return try await group.reapingOnFailure {
+                    let result = try await Subprocess.run(configuration, input: .none, output: .sequence,
+                                                          error: .combinedWithOutput) { execution in
+                        group.started(execution.processIdentifier)
+                        for try await line in execution.standardOutput.strings(bufferingPolicy: .maxLineLength(1 << 16)) {
+                            sink.write(line)
+                            onLine(line.hasSuffix("\n") ? String(line.dropLast()) : line)
+                        }
                     }
+                    return result.terminationStatus.code
                 }
-                return result.terminationStatus.code
             }
+        }
+    }
+
+    /// Logs the command before it runs (with the file its output goes to), and its exit status or error
+    /// with the time it took after.
+    private func logged<T>(_ command: HostCommand, log: String? = nil, status: (T) -> Int32,
+                           _ body: () async throws -> T) async throws -> T {
+        logger.debug("$ \(command)\(log.map { " >> \($0)" } ?? "")")
+        let start = ContinuousClock.now
+        func seconds() -> String {
+            let elapsed = (ContinuousClock.now - start).components
+            return String(format: "%.3f s", Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+        }
+        do {
+            let value = try await body()
+            logger.debug("\(command.executable): exit status \(status(value)) after \(seconds())")
+            return value
+        } catch {
+            logger.debug("\(command.executable): \(error) after \(seconds())")
+            throw error
         }
     }
 

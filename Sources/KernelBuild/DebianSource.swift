@@ -11,11 +11,13 @@ public struct DebianSource: Sendable {
     public var directories: NetrigDirectories
     /// The archive the suites come from.
     public var mirror: String
-    var runner = HostCommandRunner()
+    var runner: any CommandRunner
 
-    public init(directories: NetrigDirectories, mirror: String = "http://deb.debian.org/debian") {
+    public init(directories: NetrigDirectories, mirror: String = "http://deb.debian.org/debian",
+                runner: any CommandRunner = HostCommandRunner()) {
         self.directories = directories
         self.mirror = mirror
+        self.runner = runner
     }
 
     /// The private apt directory of a suite.

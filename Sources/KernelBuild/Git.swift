@@ -5,7 +5,7 @@ import NetrigCore
 /// git as argv commands on one repository or worktree.
 struct Git: Sendable {
     var directory: String
-    var runner = HostCommandRunner()
+    var runner: any CommandRunner = HostCommandRunner()
 
     /// Identity for commits netrig makes (imports, `git am`); the patch's author is kept by `git am`.
     /// Its dates are fixed too, so the same import or the same patches on the same base make the same

@@ -1,4 +1,5 @@
 import Foundation
+import HostCommands
 import NetrigCore
 
 /// Explains why olddefconfig changed a requested symbol, from the kernel's own Kconfig files.
@@ -6,6 +7,7 @@ struct KconfigExplainer: Sendable {
     var worktree: String
     /// Effective values after olddefconfig.
     var effective: [String: String]
+    var runner: any CommandRunner = HostCommandRunner()
 
     /// One Kconfig entry: where it is and what it says about prompts and dependencies.
     struct Entry {
@@ -68,7 +70,7 @@ struct KconfigExplainer: Sendable {
 
     /// Symbols that `select` this one, preferring x86 and generic code over other architectures.
     func selectors(of symbol: String) async throws -> [String] {
-        let result = try await Git(directory: worktree).tryRun(["grep", "-n", "-E", "^\\s*select\\s+\(symbol)(\\s|$)", "--", "*Kconfig*"])
+        let result = try await Git(directory: worktree, runner: runner).tryRun(["grep", "-n", "-E", "^\\s*select\\s+\(symbol)(\\s|$)", "--", "*Kconfig*"])
         var found: [(String, Int)] = []
         for line in result.standardOutput.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 2)
@@ -98,7 +100,7 @@ struct KconfigExplainer: Sendable {
     }
 
     func find(_ symbol: String) async throws -> [Entry] {
-        let result = try await Git(directory: worktree).tryRun(["grep", "-n", "-E", "^\\s*(menu)?config\\s+\(symbol)\\s*$", "--", "*Kconfig*"])
+        let result = try await Git(directory: worktree, runner: runner).tryRun(["grep", "-n", "-E", "^\\s*(menu)?config\\s+\(symbol)\\s*$", "--", "*Kconfig*"])
         var entries: [Entry] = []
         for line in result.standardOutput.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 2)

@@ -1,3 +1,4 @@
+import Crypto
 import FileLocks
 import Foundation
 import HostCommands
@@ -12,13 +13,14 @@ public struct KernelBuilder: Sendable {
     public var directories: NetrigDirectories
     public var workspace: TreeWorkspace
     public var jobs: Int
-    var runner = HostCommandRunner()
+    var runner: any CommandRunner
 
     public init(directories: NetrigDirectories, workspace: TreeWorkspace,
-                jobs: Int = ProcessInfo.processInfo.activeProcessorCount + 1) {
+                jobs: Int = ProcessInfo.processInfo.activeProcessorCount + 1, runner: any CommandRunner = HostCommandRunner()) {
         self.directories = directories
         self.workspace = workspace
         self.jobs = jobs
+        self.runner = runner
     }
 
     /// Bump when the build recipe changes in a way that makes old artifacts wrong.
@@ -28,7 +30,7 @@ public struct KernelBuilder: Sendable {
         let phase: Phase = request.side == .baseline ? .buildBaseline : .buildPatched
         let blame: NetrigError.Blame = request.side == .baseline ? .baseline : .series
         let worktree = try await workspace.worktree(for: request.tree)
-        let git = Git(directory: worktree)
+        let git = Git(directory: worktree, runner: runner)
         let treeHash = try await git.run(["rev-parse", request.commit + "^{tree}"], phase: phase)
         let compiler = try await runner.run(HostCommand("gcc", ["--version"])).standardOutput.lastLines(99).first ?? "gcc"
         let key = Self.cacheKey(treeHash: treeHash, config: request.config, programs: request.programs, compiler: compiler)
@@ -63,7 +65,7 @@ public struct KernelBuilder: Sendable {
             try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
             let log = logDirectory + "/\(request.side.rawValue)-\(key.prefix(12)).log"
             try? FileManager.default.removeItem(atPath: log)
-            try await SeriesApplier(worktree: worktree).checkout(request.commit, in: git)
+            try await SeriesApplier(worktree: worktree, runner: runner).checkout(request.commit, in: git)
 
             var reproducer: [[String]] = []
             let configHash = try await configure(request, worktree: worktree, buildDirectory: buildDirectory,
@@ -204,7 +206,7 @@ public struct KernelBuilder: Sendable {
             hasher.update("program \(program.name) \(program.sources.joined(separator: " ")) \(program.libraries.joined(separator: " "))\n")
             for (file, text) in (program.shipped ?? [:]).sorted(by: { $0.key < $1.key }) { hasher.update("shipped \(file)\n\(text)\n") }
         }
-        return hasher.finalizeHex()
+        return hasher.finalize().hex
     }
 
     /// What the build cache holds for a key.
@@ -342,7 +344,7 @@ public struct KernelBuilder: Sendable {
     /// Every symbol a fragment sets must hold its value; each one that does not is explained.
     public func verify(_ spec: KernelConfigSpec, effective text: String, worktree: String) async throws -> [DroppedSymbol] {
         let effective = Self.parseConfig(text)
-        let explainer = KconfigExplainer(worktree: worktree, effective: effective)
+        let explainer = KconfigExplainer(worktree: worktree, effective: effective, runner: runner)
         var dropped: [DroppedSymbol] = []
         for assignment in spec.requested {
             let actual = effective[assignment.symbol] ?? "n"
@@ -390,7 +392,7 @@ public struct KernelBuilder: Sendable {
     /// No Kconfig file, config fragment of the tree or kconfig tool differs between two commits.
     func kconfigUnchanged(worktree: String, from: String, to: String) async throws -> Bool {
         guard from != to else { return true }
-        let diff = try await Git(directory: worktree).tryRun(["diff", "--quiet", from, to, "--", ":(glob)**/Kconfig*",
+        let diff = try await Git(directory: worktree, runner: runner).tryRun(["diff", "--quiet", from, to, "--", ":(glob)**/Kconfig*",
                                                               "kernel/configs", "arch/x86/configs", "scripts/kconfig", "Makefile"])
         return diff.exitStatus == 0
     }
@@ -429,9 +431,10 @@ public struct LocalKernelPipeline: KernelPipeline {
     public var catalog: ConfigCatalog
     public var progress: any ProgressObserver
 
-    public init(directories: NetrigDirectories, kconfigDirectory: String, progress: any ProgressObserver) {
-        workspace = TreeWorkspace(directories: directories)
-        builder = KernelBuilder(directories: directories, workspace: workspace)
+    public init(directories: NetrigDirectories, kconfigDirectory: String, progress: any ProgressObserver,
+                runner: any CommandRunner = HostCommandRunner()) {
+        workspace = TreeWorkspace(directories: directories, runner: runner)
+        builder = KernelBuilder(directories: directories, workspace: workspace, runner: runner)
         catalog = ConfigCatalog(directory: kconfigDirectory)
         self.progress = progress
     }
@@ -443,7 +446,7 @@ public struct LocalKernelPipeline: KernelPipeline {
     public func apply(_ series: Series, on tree: KernelTree) async throws -> AppliedSeries {
         let worktree = try await workspace.worktree(for: tree)
         return try await FileLock.withLock(workspace.workRoot(for: tree) + "/build.lock") {
-            try await SeriesApplier(worktree: worktree).apply(series, base: tree.baseCommit)
+            try await SeriesApplier(worktree: worktree, runner: builder.runner).apply(series, base: tree.baseCommit)
         }
     }
 

@@ -39,7 +39,7 @@ public struct MailMessage: Sendable, Equatable {
 /// (`SeriesAssembler`).
 public enum MailIntake {
     /// Every message of `paths` (mbox files, maildirs, single messages), in order.
-    public static func read(_ paths: [String], runner: HostCommandRunner = HostCommandRunner()) async throws -> [MailMessage] {
+    public static func read(_ paths: [String], runner: any CommandRunner = HostCommandRunner()) async throws -> [MailMessage] {
         let fm = FileManager.default
         let scratch = fm.temporaryDirectory.appendingPathComponent("netrig-mail-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try fm.createDirectory(atPath: scratch + "/split", withIntermediateDirectories: true)

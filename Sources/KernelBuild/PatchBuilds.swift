@@ -122,7 +122,7 @@ extension LocalKernelPipeline {
     public func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest, built: KernelArtifact,
                                progress: any ProgressObserver) async throws -> [PatchBuild] {
         let worktree = try await workspace.worktree(for: baseline.tree)
-        let git = Git(directory: worktree)
+        let git = Git(directory: worktree, runner: builder.runner)
         let reader = BuildLogReader(worktree: worktree, buildDirectory: builder.buildDirectory(for: baseline))
         var ledger = WarningLedger()
         ledger.learn(Self.read(built.buildLog), reader: reader)

@@ -1,13 +1,15 @@
 import Foundation
+import HostCommands
 import NetrigCore
 
 /// Applies a series with `git am`, one patch at a time, so a failure names its patch, file and hunk and
 /// the worktree keeps the patches before it (at `refs/netrig/applied`) for inspection.
 struct SeriesApplier: Sendable {
     var worktree: String
+    var runner: any CommandRunner = HostCommandRunner()
 
     func apply(_ series: Series, base: String) async throws -> AppliedSeries {
-        let git = Git(directory: worktree)
+        let git = Git(directory: worktree, runner: runner)
         try await checkout(base, in: git)
         var commits: [String] = []
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-am-\(getpid())-\(UUID().uuidString.prefix(8))").path

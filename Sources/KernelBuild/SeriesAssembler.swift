@@ -1,3 +1,4 @@
+import Crypto
 import NetrigCore
 
 /// Orders and classifies the messages `MailIntake` read into a `Series`: patches, cover letters and

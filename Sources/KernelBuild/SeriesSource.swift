@@ -1,4 +1,5 @@
 import Foundation
+import HostCommands
 import NetrigCore
 
 /// Where a series comes from: an mbox file (git format-patch, b4), a directory of `.patch` files, or a
@@ -7,35 +8,36 @@ public enum SeriesSource {
     /// `path` is an mbox file, a maildir or a directory of `.patch` files; `range` needs `tree`. A range's
     /// first end is the base unless the series says otherwise. `revision`: the one to test when the mbox
     /// holds several (nil: the newest).
-    public static func load(path: String?, range: String?, tree: String?, revision: Int? = nil) async throws -> Series {
+    public static func load(path: String?, range: String?, tree: String?, revision: Int? = nil,
+                            runner: any CommandRunner = HostCommandRunner()) async throws -> Series {
         if let range {
             guard path == nil else { throw usage(range, "give --series or --range, not both") }
             guard let tree else { throw usage(range, "--range needs --tree: the git tree the commits are in") }
             if let named = NamedTree.named(tree) {
                 throw usage(range, "--range needs the path of a git tree with the commits; \(named.name) is Debian's source as one commit")
             }
-            return try await fromRange(range, tree: tree)
+            return try await fromRange(range, tree: tree, runner: runner)
         }
         guard let path else { throw usage("--series", "no series given") }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw NetrigError(phase: .applySeries, blame: .usage, subject: path, message: "no such series file or directory")
         }
-        if isDirectory.boolValue { return try await fromDirectory(path, revision: revision) }
+        if isDirectory.boolValue { return try await fromDirectory(path, revision: revision, runner: runner) }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw NetrigError(phase: .applySeries, blame: .usage, subject: path, message: "cannot read the series file")
         }
-        return try SeriesAssembler.assemble(try await MailIntake.read([path]), source: path, revision: revision)
+        return try SeriesAssembler.assemble(try await MailIntake.read([path], runner: runner), source: path, revision: revision)
     }
 
     /// A maildir (`cur/`, `new/`), or every `*.patch` file (and `*.diff`, `*.eml`, `*.mbox`) in name order,
     /// as `git format-patch -o` writes them, whatever their encoding. Numbered subjects ([PATCH 2/5])
     /// decide the order; when none is numbered, the file names do.
-    static func fromDirectory(_ directory: String, revision: Int?) async throws -> Series {
+    static func fromDirectory(_ directory: String, revision: Int?, runner: any CommandRunner) async throws -> Series {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if ["cur", "new"].contains(where: { fm.fileExists(atPath: directory + "/" + $0, isDirectory: &isDirectory) && isDirectory.boolValue }) {
-            return try SeriesAssembler.assemble(try await MailIntake.read([directory]), source: directory, revision: revision)
+            return try SeriesAssembler.assemble(try await MailIntake.read([directory], runner: runner), source: directory, revision: revision)
         }
         let names = try fm.contentsOfDirectory(atPath: directory)
             .filter { name in [".patch", ".diff", ".eml", ".mbox"].contains { name.hasSuffix($0) } }
@@ -43,17 +45,17 @@ public enum SeriesSource {
         guard !names.isEmpty else {
             throw NetrigError(phase: .applySeries, blame: .usage, subject: directory, message: "no .patch files in the directory")
         }
-        let messages = try await MailIntake.read(names.map { directory + "/" + $0 })
+        let messages = try await MailIntake.read(names.map { directory + "/" + $0 }, runner: runner)
         return try SeriesAssembler.assemble(messages, source: directory, revision: revision, numberByPosition: true)
     }
 
     /// `git format-patch A..B` in the user's tree; the series' base is A.
-    static func fromRange(_ range: String, tree: String) async throws -> Series {
+    static func fromRange(_ range: String, tree: String, runner: any CommandRunner) async throws -> Series {
         let ends = range.components(separatedBy: "..")
         guard ends.count == 2, !ends[0].isEmpty, !ends[1].isEmpty, !range.contains("...") else {
             throw usage(range, "a range is BASE..TIP, e.g. net-next/main..my-series")
         }
-        let git = Git(directory: tree)
+        let git = Git(directory: tree, runner: runner)
         let base = try await git.run(["rev-parse", "--verify", ends[0] + "^{commit}"], phase: .applySeries)
         let count = try await git.run(["rev-list", "--count", "--no-merges", range], phase: .applySeries)
         guard let number = Int(count), number > 0 else { throw usage(range, "the range holds no commits") }
@@ -68,7 +70,7 @@ public enum SeriesSource {
                               details: formatted.standardError.lastLines(4))
         }
         let files = try fm.contentsOfDirectory(atPath: scratch).sorted().map { scratch + "/" + $0 }
-        var series = try SeriesAssembler.assemble(try await MailIntake.read(files), source: "\(tree) \(range)")
+        var series = try SeriesAssembler.assemble(try await MailIntake.read(files, runner: runner), source: "\(tree) \(range)")
         series.baseCommit = base
         return series
     }

@@ -1,3 +1,4 @@
+import Crypto
 import FileLocks
 import Foundation
 import HostCommands
@@ -9,10 +10,13 @@ public struct TreeWorkspace: Sendable {
     public var directories: NetrigDirectories
     /// Where named trees' tarballs come from.
     public var debian: DebianSource
+    /// Runs git, tar and what the Debian source needs.
+    public var runner: any CommandRunner
 
-    public init(directories: NetrigDirectories) {
+    public init(directories: NetrigDirectories, runner: any CommandRunner = HostCommandRunner()) {
         self.directories = directories
-        self.debian = DebianSource(directories: directories)
+        self.runner = runner
+        self.debian = DebianSource(directories: directories, runner: runner)
     }
 
     /// Resolves the tree (`nil` means the default named tree, a name like `debian-7.2` that tree, anything
@@ -30,7 +34,7 @@ public struct TreeWorkspace: Sendable {
             repository = try await userTree(request!)
             name = request!
         }
-        let git = Git(directory: repository)
+        let git = Git(directory: repository, runner: runner)
         let baseRef: String
         if let base {
             baseRef = base
@@ -64,7 +68,7 @@ public struct TreeWorkspace: Sendable {
 
     func userTree(_ path: String) async throws -> String {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-        let git = Git(directory: absolute)
+        let git = Git(directory: absolute, runner: runner)
         let top = try await git.tryRun(["rev-parse", "--show-toplevel"])
         guard top.succeeded else {
             throw NetrigError(phase: .prepareTree, blame: .usage, subject: "--tree \(path)",
@@ -84,29 +88,29 @@ public struct TreeWorkspace: Sendable {
     /// interrupted import leaves nothing half-made.
     /// What the cache holds of a named tree: its import's version and commit, or nil before first use.
     public func imported(_ named: NamedTree) async -> (version: String, commit: String)? {
-        let git = Git(directory: directories.trees + "/" + named.directoryName)
+        let git = Git(directory: directories.trees + "/" + named.directoryName, runner: runner)
         guard let head = try? await git.tryRun(["rev-parse", "--verify", "HEAD"]), head.succeeded,
               let makefile = try? await git.run(["show", "HEAD:Makefile"], phase: .prepareTree) else { return nil }
         return (Self.makefileVersion(makefile), head.standardOutput.trimmingWhitespace)
     }
 
     /// An import is there when its repository has a commit (an interrupted one never got this far).
-    static func hasImport(_ repository: String) async -> Bool {
+    func hasImport(_ repository: String) async -> Bool {
         guard FileManager.default.fileExists(atPath: repository + "/.git") else { return false }
-        return (try? await Git(directory: repository).tryRun(["rev-parse", "--verify", "HEAD"]).succeeded) ?? false
+        return (try? await Git(directory: repository, runner: runner).tryRun(["rev-parse", "--verify", "HEAD"]).succeeded) ?? false
     }
 
     func importDebianTree(_ named: NamedTree, progress: any ProgressObserver) async throws -> String {
         let fm = FileManager.default
         let target = directories.trees + "/" + named.directoryName
-        if await Self.hasImport(target) {
+        if await hasImport(target) {
             try await canonicalize(target, named)
             return target
         }
         try fm.createDirectory(atPath: directories.trees, withIntermediateDirectories: true)
         // One import at a time: two first runs would otherwise both extract and race on the rename.
         return try await FileLock.withLock(directories.trees + "/.\(named.directoryName).lock") {
-            if await Self.hasImport(target) { return target }
+            if await hasImport(target) { return target }
             let debianTarball = try await debian.tarball(for: named, progress: progress)
             try await importTarball(debianTarball, named, into: target, progress: progress)
             debian.discardFetched(named)
@@ -121,13 +125,12 @@ public struct TreeWorkspace: Sendable {
         try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
         defer { try? fm.removeItem(atPath: staging) }
         progress.status("importing \(debianTarball) into \(target) (once)")
-        let runner = HostCommandRunner()
         let untar = try await runner.run(HostCommand("tar", ["-xf", debianTarball, "-C", staging, "--strip-components=1"]))
         guard untar.succeeded else {
             throw NetrigError(phase: .prepareTree, blame: .infrastructure, subject: debianTarball,
                               message: "cannot extract", details: untar.standardError.lastLines(4))
         }
-        let git = Git(directory: staging)
+        let git = Git(directory: staging, runner: runner)
         try await git.run(["init", "--quiet"], phase: .prepareTree)
         try await git.run(["config", "gc.auto", "0"], phase: .prepareTree)
         progress.status("importing: git add -f (about a minute)")
@@ -143,7 +146,7 @@ public struct TreeWorkspace: Sendable {
     /// and message, no parent. An import made before (with the date it was made on) is rewritten in
     /// place: the same tree, so worktrees and build caches stay valid.
     func canonicalize(_ repository: String, _ named: NamedTree) async throws {
-        let git = Git(directory: repository)
+        let git = Git(directory: repository, runner: runner)
         let head = try await git.run(["rev-parse", "HEAD"], phase: .prepareTree)
         let tree = try await git.run(["rev-parse", "HEAD^{tree}"], phase: .prepareTree)
         let version = Self.makefileVersion(try await git.run(["show", "HEAD:Makefile"], phase: .prepareTree))
@@ -164,7 +167,7 @@ public struct TreeWorkspace: Sendable {
     }
 
     func kernelVersion(repository: String, commit: String) async throws -> String {
-        let makefile = try await Git(directory: repository).run(["show", "\(commit):Makefile"], phase: .prepareTree)
+        let makefile = try await Git(directory: repository, runner: runner).run(["show", "\(commit):Makefile"], phase: .prepareTree)
         return Self.makefileVersion(makefile)
     }
 
@@ -180,7 +183,7 @@ public struct TreeWorkspace: Sendable {
         try fm.createDirectory(atPath: workRoot(for: tree), withIntermediateDirectories: true)
         return try await FileLock.withLock(workRoot(for: tree) + "/build.lock") {
             if fm.fileExists(atPath: path + "/.git") { return path }
-            let repo = Git(directory: tree.repository)
+            let repo = Git(directory: tree.repository, runner: runner)
             _ = try await repo.tryRun(["worktree", "prune"])
             try await repo.run(["worktree", "add", "--detach", "--force", path, tree.baseCommit], phase: .prepareTree)
             return path

@@ -40,7 +40,7 @@ struct DoctorCommand: NetrigCommand {
 
     static func checks(_ context: NetrigContext) async -> [Check] {
         let uri = context.libvirtURI, directories = context.directories
-        let runner = HostCommandRunner()
+        let runner = context.commands
         var checks: [Check] = []
         let query = try? await runner.run(HostCommand("dpkg-query", ["-W", "-f", "${Package} ${db:Status-Status}\n"] + packages))
         let installed = Set((query?.standardOutput ?? "").split(separator: "\n").filter { $0.hasSuffix(" installed") }
@@ -66,7 +66,7 @@ struct DoctorCommand: NetrigCommand {
                                 fix: "add user = \"root\" and group = \"root\" to /etc/libvirt/qemu.conf and restart libvirtd"))
         }
         // The named trees: which version each run of them builds, or where it comes from on first use.
-        let workspace = TreeWorkspace(directories: directories)
+        let workspace = TreeWorkspace(directories: directories, runner: runner)
         for named in NamedTree.all {
             let suffix = named == NamedTree.default ? " (the default)" : ""
             if let (version, commit) = await workspace.imported(named) {

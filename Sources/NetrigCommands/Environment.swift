@@ -40,6 +40,15 @@ struct GlobalOptions: ParsableArguments {
     var libvirtURI: String?
 
     static let defaultLibvirtURI = "qemu:///system"
+
+    @Flag(help: "Log every host command (its argv, exit status and duration) and each guest's libvirt domain to standard error.")
+    var verbose = false
+
+    /// Called as the command line is parsed, before the command runs: --verbose sets the level of every
+    /// logger made from then on.
+    func validate() throws {
+        if verbose { NetrigLogLevel.current = .debug }
+    }
 }
 
 /// `--json FILE`, shared by the commands that end in a verdict.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HostCommands
 import NetrigCore
 
 /// Everything a command reaches outside itself, built once per process (`NetrigContext.live`, in
@@ -17,6 +18,9 @@ struct NetrigContext: Sendable {
     var progress: any ProgressObserver
     var standardOutput: @Sendable (String) -> Void
     var standardError: @Sendable (String) -> Void
+    /// Every host command an adapter runs (git, make, mmdebstrap, qemu, dpkg-query) goes through it;
+    /// `--verbose` logs each one.
+    var commands: any CommandRunner
 
     var openStore: @Sendable () throws -> any RunStorage
     var kernel: @Sendable () throws -> any KernelPipeline

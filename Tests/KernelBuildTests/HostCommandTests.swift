@@ -1,5 +1,7 @@
 import Foundation
 import HostCommands
+import Logging
+import Synchronization
 import Testing
 
 @Suite struct HostCommandTests {
@@ -48,5 +50,56 @@ import Testing
     @Test func argumentsAreNeverShellInterpreted() async throws {
         let result = try await HostCommandRunner().run(HostCommand("echo", ["$(id)", "a;b"]))
         #expect(result.standardOutput == "$(id) a;b\n")
+    }
+
+    /// --verbose: each command's reproducer, then its exit status and duration, at debug level; nothing at info.
+    @Test func commandsAreLoggedAtDebugLevel() async throws {
+        let handler = CapturingLogHandler()
+        var logger = Logger(label: "test", factory: { _ in handler })
+        logger.logLevel = .debug
+        let echo = HostCommand("echo", ["hello", "two words"], environment: ["LC_ALL": "C"])
+        _ = try await HostCommandRunner(logger: logger).run(echo)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-logged-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        _ = try await HostCommandRunner(logger: logger).run(HostCommand("sh", ["-c", "exit 3"]), logTo: log)
+
+        let entries = handler.entries
+        #expect(entries.first?.message == "$ env LC_ALL=C echo hello 'two words'")
+        #expect(entries.allSatisfy { $0.level == .debug })
+        #expect(entries.count == 4)
+        #expect(entries[1].message.hasPrefix("echo: exit status 0 after ") && entries[1].message.hasSuffix(" s"), "\(entries[1].message)")
+        #expect(entries[2].message == "$ sh -c 'exit 3' >> \(log)")
+        #expect(entries[3].message.hasPrefix("sh: exit status 3 after "))
+
+        logger.logLevel = .info
+        _ = try await HostCommandRunner(logger: logger).run(echo)
+        #expect(handler.entries.count == 4, "nothing is logged above debug")
+    }
+}
+
+/// Keeps every log entry; its copies (a Logger holds one) share the entries.
+struct CapturingLogHandler: LogHandler {
+    struct Entry: Sendable {
+        var level: Logger.Level
+        var message: String
+    }
+
+    private let store = Store()
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    var entries: [Entry] { store.entries.withLock { $0 } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        store.entries.withLock { $0.append(Entry(level: event.level, message: event.message.description)) }
+    }
+
+    private final class Store: Sendable {
+        let entries = Mutex<[Entry]>([])
     }
 }

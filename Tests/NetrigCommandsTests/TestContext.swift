@@ -25,7 +25,7 @@ extension NetrigContext {
         return NetrigContext(
             layout: ProjectLayout(root: "/nonexistent"), directories: NetrigDirectories(environment: ["HOME": "/nonexistent"]),
             storePath: "/nonexistent/netrig.sqlite", libvirtURI: "test:///default", processorCount: 2, progress: SilentProgress(),
-            standardOutput: { printed.out($0) }, standardError: { printed.err($0) },
+            standardOutput: { printed.out($0) }, standardError: { printed.err($0) }, commands: ScriptedCommandRunner(),
             openStore: { try unmocked("store") },
             kernel: { try unmocked("kernel pipeline") }, images: { try unmocked("images") }, probe: { try unmocked("accelerator probe") },
             launcher: { _ in try unmocked("guest launcher") }, hypervisor: { try unmocked("hypervisor") },

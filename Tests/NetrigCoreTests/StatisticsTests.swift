@@ -104,12 +104,6 @@ import Testing
         let costs = Comparison.compare(metric: "m", unit: "u", higherIsBetter: false, baseline: baseline, patched: patched)
         #expect(costs.verdict == .improvement)
     }
-
-    @Test func sha256KnownVectors() {
-        #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(String(repeating: "a", count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
-    }
 }
 
 /// Box-Muller standard normal from a deterministic generator.
