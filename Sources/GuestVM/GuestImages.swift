@@ -25,7 +25,7 @@ public struct ImageRecipe: Sendable, Equatable {
         }
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch {
-            throw NetrigError(phase: .buildImage, blame: .usage, subject: path, message: "not valid TOML: \(error)")
+            throw NetrigError(phase: .buildImage, blame: .usage, subject: path, message: "not valid TOML: \(error)", cause: error)
         }
         func string(_ key: String) throws -> String {
             guard let value = table[key]?.string else {

@@ -34,7 +34,8 @@ public struct LibvirtGuestLauncher: GuestLauncher {
             connection = try await LibvirtConnection(uri: uri)
         } catch {
             throw NetrigError(phase: .configure, blame: .infrastructure, subject: uri, message: "cannot connect to libvirt: \(error)",
-                              details: ["fix: start the daemons (virtlogd -d; libvirtd -d) or check the URI (--libvirt-uri)"])
+                              details: ["fix: start the daemons (virtlogd -d; libvirtd -d) or check the URI (--libvirt-uri)"],
+                              code: .hypervisorUnreachable, cause: error)
         }
         do {
             let version = try await connection.hypervisorVersion()
@@ -90,7 +91,8 @@ public struct LibvirtGuestLauncher: GuestLauncher {
             connection = try await LibvirtConnection(uri: uri)
         } catch {
             throw NetrigError(phase: first.phase, blame: .infrastructure, subject: uri, message: "cannot connect to libvirt: \(error)",
-                              details: ["fix: start the daemons (virtlogd -d; libvirtd -d) or check the URI (--libvirt-uri)"])
+                              details: ["fix: start the daemons (virtlogd -d; libvirtd -d) or check the URI (--libvirt-uri)"],
+                              code: .hypervisorUnreachable, cause: error)
         }
         // Boot all guests at once; when one fails, the others are torn down before the first error is thrown.
         let results = await withTaskGroup(of: (Int, Result<Started, any Error>).self) { group in
@@ -154,7 +156,7 @@ public struct LibvirtGuestLauncher: GuestLauncher {
             if lost { throw await libvirtFailure(error, spec: spec, connection: connection) }
             throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
                               message: "libvirt could not start the domain: \(error)", details: ["domain XML: \(spec.workDirectory)/domain.xml"],
-                              code: spec.accelerator == .kvm ? .kvmStartFailed : nil)
+                              code: spec.accelerator == .kvm ? .kvmStartFailed : .other, cause: error)
         }
         do {
             let session = try await waitForSSH(spec, wiring: wiring, domain: domain, connection: connection, started: ContinuousClock.now)
@@ -211,11 +213,12 @@ public struct LibvirtGuestLauncher: GuestLauncher {
     func libvirtFailure(_ error: any Error, spec: GuestSpec, connection: LibvirtConnection) async -> NetrigError {
         if await connection.isAlive() {
             return NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
-                               message: "libvirt could not tell whether the guest runs: \(error)")
+                               message: "libvirt could not tell whether the guest runs: \(error)", cause: error)
         }
         return NetrigError(phase: spec.phase, blame: .infrastructure, subject: uri,
                            message: "lost the connection to libvirt while guest \(spec.name) booted: \(error)",
-                           details: ["libvirtd stopped or restarted; start it again (virtlogd -d; libvirtd -d) and resume the run (netrig run --resume RUN)"])
+                           details: ["libvirtd stopped or restarted; start it again (virtlogd -d; libvirtd -d) and resume the run (netrig run --resume RUN)"],
+                           code: .hypervisorUnreachable, cause: error)
     }
 
     /// Polls the console twenty times a second and SSH once the SSH server is up, until SSH answers; a panic or a
@@ -266,7 +269,8 @@ public struct LibvirtGuestLauncher: GuestLauncher {
                         throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
                                           message: "SSH authentication failed: \(error)",
                                           details: ["netrig logs in as root with \(privateKey); the image authorizes that key's public half",
-                                                    "a key replaced after the image was built: remove the cached images (netrig doctor shows where) and run again"])
+                                                    "a key replaced after the image was built: remove the cached images (netrig doctor shows where) and run again"],
+                                          cause: error)
                     }
                     try await Task.sleep(for: .milliseconds(250))
                 } catch {

@@ -25,7 +25,7 @@ public struct ConfigCatalog: Sendable {
         do {
             table = try TOMLTable(string: text)
         } catch {
-            throw NetrigError(phase: .configure, blame: .usage, subject: path, message: "not valid TOML: \(error)")
+            throw NetrigError(phase: .configure, blame: .usage, subject: path, message: "not valid TOML: \(error)", cause: error)
         }
         let base = table["base"]?.string ?? "tinyconfig"
         guard base == "tinyconfig" else {

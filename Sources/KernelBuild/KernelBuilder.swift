@@ -51,7 +51,7 @@ public struct KernelBuilder: Sendable {
         if FileManager.default.fileExists(atPath: failedLog) {
             progress.note("\(request.side.rawValue) kernel: failed to build before with the same inputs (\(key.prefix(12)))")
             var failure = buildFailure(log: failedLog, request: request, phase: phase, blame: blame)
-            failure.details.append(Self.cachedFailureNote)
+            failure.cached = true
             throw failure
         }
         let workRoot = workspace.workRoot(for: request.tree)
@@ -92,8 +92,8 @@ public struct KernelBuilder: Sendable {
                 if let full = Self.outOfSpace(log: log, directory: buildDirectory) {
                     throw NetrigError(phase: phase, blame: .infrastructure, subject: "disk of \(buildDirectory)",
                                       message: "the build ran out of disk space (\(full))",
-                                      details: lastErrors(log) + ["free space under \(buildDirectory) and run again; the cache is under \(artifactDirectory)",
-                                                                  "log: \(log)"])
+                                      details: lastErrors(log) + ["free space under \(buildDirectory) and run again; the cache is under \(artifactDirectory)"],
+                                      code: .outOfDisk, log: log)
                 }
                 // Only a compiler's error is certain to repeat; a killed or out-of-space build is retried next time.
                 if cancelled() == false, hasCompilerError(log) {
@@ -106,7 +106,7 @@ public struct KernelBuilder: Sendable {
             reproducer.append(headers.argv)
             guard try await runner.run(headers, logTo: log) == 0 else {
                 throw NetrigError(phase: phase, blame: .infrastructure, subject: "make headers_install",
-                                  message: "failed", details: ["log: \(log)"])
+                                  message: "failed", log: log)
             }
             let after = try await ccacheStats()
 
@@ -141,7 +141,7 @@ public struct KernelBuilder: Sendable {
                 reproducer.append(compile.argv)
                 guard try await runner.run(compile, logTo: log) == 0 else {
                     throw NetrigError(phase: phase, blame: blame, subject: "program \(program.name)",
-                                      message: "does not compile against this tree", details: lastErrors(log) + ["log: \(log)"])
+                                      message: "does not compile against this tree", details: lastErrors(log), log: log)
                 }
                 programs[program.name] = artifactDirectory + "/programs/" + program.name
             }
@@ -155,7 +155,7 @@ public struct KernelBuilder: Sendable {
                 let pack = HostCommand("tar", TreeTools.ynlPackArguments(ynl, worktree: worktree, output: staging + "/programs/ynl"))
                 guard try await runner.run(pack, logTo: log) == 0 else {
                     throw NetrigError(phase: phase, blame: .infrastructure, subject: "ynl (\(ynl.cli))",
-                                      message: "cannot pack the tree's ynl CLI", details: ["log: \(log)"])
+                                      message: "cannot pack the tree's ynl CLI", log: log)
                 }
                 programs["ynl"] = artifactDirectory + "/programs/ynl"
             case .failure(let missing):
@@ -190,11 +190,6 @@ public struct KernelBuilder: Sendable {
     __attribute__((constructor)) static void netrig_line_buffered_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
 
     """
-
-    /// The message of the error `build` throws when make fails (as opposed to configuration errors).
-    public static let buildFailedMessage = "the build failed"
-    /// Added to the details of a failure remembered from an earlier build of the same inputs.
-    public static let cachedFailureNote = "not rebuilt: the same inputs failed to build before"
 
     static func cacheKey(treeHash: String, config: KernelConfigSpec, programs: [GuestProgram], compiler: String) -> String {
         var hasher = SHA256()
@@ -316,7 +311,7 @@ public struct KernelBuilder: Sendable {
             try? FileManager.default.removeItem(atPath: stampPath)
             guard try await runner.run(generate, logTo: log) == 0 else {
                 throw NetrigError(phase: .configure, blame: blame, subject: request.config.name, message: "allnoconfig failed",
-                                  details: lastErrors(log) + ["log: \(log)"])
+                                  details: lastErrors(log), code: .configRefused, log: log)
             }
             let candidateText = try String(contentsOfFile: buildDirectory + "/" + candidate, encoding: .utf8)
             let currentText = try? String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
@@ -325,7 +320,7 @@ public struct KernelBuilder: Sendable {
             }
             guard try await runner.run(olddefconfig, logTo: log) == 0 else {
                 throw NetrigError(phase: .configure, blame: blame, subject: request.config.name, message: "olddefconfig failed",
-                                  details: lastErrors(log) + ["log: \(log)"])
+                                  details: lastErrors(log), code: .configRefused, log: log)
             }
             try "\(stampKey) \(request.commit)".write(toFile: stampPath, atomically: true, encoding: .utf8)
         }
@@ -334,7 +329,7 @@ public struct KernelBuilder: Sendable {
         if !dropped.isEmpty {
             throw NetrigError(phase: .configure, blame: blame, subject: dropped.map(\.symbol).joined(separator: ", "),
                               message: "requested symbol(s) did not survive olddefconfig (\(request.side.rawValue) at \(request.commit.prefix(12)))",
-                              details: dropped.map { "\($0.symbol)=\($0.requested) became \($0.actual): \($0.reason)" })
+                              details: dropped.map { "\($0.symbol)=\($0.requested) became \($0.actual): \($0.reason)" }, code: .configRefused)
         }
         return SHA256.hex(effectiveText)
     }
@@ -374,9 +369,11 @@ public struct KernelBuilder: Sendable {
         return nil
     }
 
+    /// make failed on the kernel: `.buildFailed` with its log (what PatchBuilds reads), as opposed to a
+    /// config that cannot be had (`.configRefused`) or a full disk (`.outOfDisk`).
     func buildFailure(log: String, request: BuildRequest, phase: Phase, blame: NetrigError.Blame) -> NetrigError {
         NetrigError(phase: phase, blame: blame, subject: "\(request.side.rawValue) kernel at \(request.commit.prefix(12))",
-                    message: Self.buildFailedMessage, details: lastErrors(log) + ["log: \(log)"])
+                    message: "the build failed", details: lastErrors(log), code: .buildFailed, log: log)
     }
 
     static func append(_ text: String, to path: String) {

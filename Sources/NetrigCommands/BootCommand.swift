@@ -79,7 +79,7 @@ struct BootCommand: AsyncParsableCommand {
             }
             do {
                 status = try await boot(specs, launcher: launcher, links: links, topology: topologyChoice, number: number, progress: progress)
-            } catch let error as NetrigError where error.code?.isKVMFailure == true && accelerator == .kvm && forced == nil {
+            } catch let error as NetrigError where error.code.isKVMFailure && accelerator == .kvm && forced == nil {
                 // The probe said KVM, but the guest did not run: TCG from now on, and the host's answer corrected.
                 let (reason, correction) = MachineChoice.kvmFailure(error, of: "netrig boot", silentFor: RunEngine.silentConsoleTimeout)
                 progress.note("accelerator: \(reason): booting again under TCG (the host's answer is corrected)")

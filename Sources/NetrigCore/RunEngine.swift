@@ -75,14 +75,14 @@ public struct RunEngine: Sendable {
             try await store.finishRun(runID, status: .completed, verdict: verdict, error: nil)
             return Outcome(run: runID, comparison: comparison, patchBuilds: patchBuilds, findings: findings, verdict: verdict, error: nil)
         } catch {
-            var failure = error as? NetrigError
-                ?? NetrigError(phase: .store, blame: .infrastructure, message: "\(error)")
+            var failure = Self.netrigError(error, phase: .store)
             // SIGINT or SIGTERM: whatever the interrupted step said (a killed make, a cut SSH session) is not
             // the series' fault. The run is stored as interrupted in the phase it was in.
             let interrupted = Task.isCancelled || error is CancellationError
             if interrupted {
                 failure = NetrigError(phase: failure.phase, blame: .infrastructure, subject: failure.subject,
-                                      message: Self.interruptedMessage, details: ["continue it with netrig run --resume \(runID)"])
+                                      message: Self.interruptedMessage, details: ["continue it with netrig run --resume \(runID)"],
+                                      code: .interrupted)
             }
             let verdict = Verdict(ending: failure)
             // The store writes outside this (cancelled) task, so an interrupted run is stored too.
@@ -110,7 +110,7 @@ public struct RunEngine: Sendable {
         if let reason = await guests.unsupportedNICs([plan.nic])[plan.nic] {
             throw NetrigError(phase: .configure, blame: .infrastructure, subject: "--nic \(plan.nic.rawValue)",
                               message: "unsupported here: \(reason)",
-                              details: ["choose another NIC model, or run on a host with a newer QEMU (--libvirt-uri)"])
+                              details: ["choose another NIC model, or run on a host with a newer QEMU (--libvirt-uri)"], code: .nicUnsupported)
         }
     }
 
@@ -183,8 +183,8 @@ public struct RunEngine: Sendable {
         }
         if let last = patchBuilds.last, !last.succeeded {
             throw NetrigError(phase: .buildPatches, blame: .series, subject: "patch \(last.patch)/\(series.patches.count) '\(last.subject)'",
-                              message: "the patched kernel does not build", details: [last.firstError, last.log.map { "log: \($0)" }].compactMap { $0 },
-                              patch: last.patch)
+                              message: "the patched kernel does not build", details: [last.firstError].compactMap { $0 },
+                              patch: last.patch, code: .buildFailed, log: last.log, cached: last.cached)
         }
         let patched = BuildRequest(side: .patched, tree: tree, commit: applied.tipCommit, config: config, programs: workload.programs)
         artifacts[.patched] = try await timed(.buildPatched, runID, detail: "patched at \(applied.tipCommit.prefix(12))") {
@@ -376,8 +376,10 @@ public struct RunEngine: Sendable {
         return results
     }
 
+    /// A `NetrigError` as it is; any other error wrapped as an infrastructure failure of `phase`, with
+    /// the error itself as its cause.
     static func netrigError(_ error: any Error, phase: Phase) -> NetrigError {
-        error as? NetrigError ?? NetrigError(phase: phase, blame: .infrastructure, message: "\(error)")
+        error as? NetrigError ?? NetrigError(phase: phase, blame: .infrastructure, message: "\(error)", code: .other, cause: error)
     }
 
     /// Blame follows evidence. Adapters blame `series` for what the kernel under test did (it panicked,
@@ -557,7 +559,7 @@ public struct RunEngine: Sendable {
                 return try await boot(side: side, phase: phase, purpose: purpose, artifact: artifact, context: context,
                                       accelerator: accelerator, clock: clock, repetitions: repetitions,
                                       firstRepetition: firstRepetition, round: round)
-            } catch let error as NetrigError where error.code?.isKVMFailure == true {
+            } catch let error as NetrigError where error.code.isKVMFailure {
                 let (reason, correction) = MachineChoice.kvmFailure(error, of: "run \(context.runID) (\(side.rawValue))",
                                                                     silentFor: Self.silentConsoleTimeout)
                 switch await context.machine.fallBack(from: accelerator, reason: reason) {
@@ -654,7 +656,7 @@ public struct RunEngine: Sendable {
     /// tell is lost.
     private func salvage(_ error: any Error, side: Side, phase: Phase, kmemleak: Bool, sessions: [any GuestSession],
                          specs: [GuestSpec], context: TestContext) async -> NetrigError {
-        var failure = error as? NetrigError ?? NetrigError(phase: phase, blame: .infrastructure, message: "\(error)")
+        var failure = Self.netrigError(error, phase: phase)
         for (index, guest) in sessions.enumerated() {
             let collected = await collector.salvage(on: guest, side: side)
             let boot = BootRecord(side: side, nic: context.plan.nic, accelerator: specs[index].accelerator, clock: specs[index].clock,
@@ -689,8 +691,8 @@ public struct RunEngine: Sendable {
             let seconds = clock() - start
             progress.phaseFinished(phase, seconds: seconds, outcome: .failed)
             let failure = Task.isCancelled || error is CancellationError
-                ? NetrigError(phase: phase, blame: .infrastructure, message: Self.interruptedMessage)
-                : error as? NetrigError ?? NetrigError(phase: phase, blame: .infrastructure, message: "\(error)")
+                ? NetrigError(phase: phase, blame: .infrastructure, message: Self.interruptedMessage, code: .interrupted)
+                : Self.netrigError(error, phase: phase)
             try? await store.recordPhase(runID, PhaseRecord(phase: phase, seconds: seconds, outcome: .failed,
                                                              note: failure.description))
             throw failure

@@ -163,6 +163,12 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         migrator.registerMigration("v7-boot-unchecked") { db in
             try db.execute(sql: "ALTER TABLE boots ADD COLUMN unchecked_json TEXT")
         }
+        // The code of the error that ended a run, beside failed_phase, for questions over the history (how
+        // many runs fell to a full disk); error_json holds it too, with the cause's description. NULL on
+        // older rows: their code was not kept.
+        migrator.registerMigration("v8-error-code") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN error_code TEXT")
+        }
         return migrator
     }
 
@@ -196,7 +202,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     public func resumeRun(_ run: RunID) async throws {
         try await write { db in
             try db.execute(sql: """
-                UPDATE runs SET status = ?, verdict = NULL, failed_phase = NULL, error_json = NULL, finished_at = NULL,
+                UPDATE runs SET status = ?, verdict = NULL, failed_phase = NULL, error_json = NULL, error_code = NULL, finished_at = NULL,
                                 owner_host = ?, owner_pid = ? WHERE id = ?
                 """, arguments: [RunStatus.running.rawValue, Self.owner.host, Self.owner.pid, run])
         }
@@ -295,8 +301,9 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         let errorJSON = try error.map { try Self.json(ErrorRecord($0)) }
         let finished = Self.timestamp()
         try await write { db in
-            try db.execute(sql: "UPDATE runs SET status = ?, verdict = ?, failed_phase = ?, error_json = ?, finished_at = ? WHERE id = ?",
-                           arguments: [status.rawValue, verdict.rawValue, error?.phase.rawValue, errorJSON, finished, run])
+            try db.execute(sql: """
+                UPDATE runs SET status = ?, verdict = ?, failed_phase = ?, error_json = ?, error_code = ?, finished_at = ? WHERE id = ?
+                """, arguments: [status.rawValue, verdict.rawValue, error?.phase.rawValue, errorJSON, error?.code.rawValue, finished, run])
         }
     }
 
@@ -367,7 +374,8 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     }
 }
 
-/// `NetrigError` as stored: plain fields.
+/// `NetrigError` as stored: plain fields, the cause by its description. Records from before v8-error-code
+/// have no code (read as `other`), cause, log or cached.
 struct ErrorRecord: Codable {
     var phase: Phase
     var blame: NetrigError.Blame
@@ -375,6 +383,10 @@ struct ErrorRecord: Codable {
     var message: String
     var details: [String]
     var patch: Int?
+    var code: NetrigError.Code?
+    var causeDescription: String?
+    var log: String?
+    var cached: Bool?
 
     init(_ error: NetrigError) {
         patch = error.patch
@@ -383,9 +395,14 @@ struct ErrorRecord: Codable {
         subject = error.subject
         message = error.message
         details = error.details
+        code = error.code
+        causeDescription = error.cause.map { "\($0)" }
+        log = error.log
+        cached = error.cached ? true : nil
     }
 
     var error: NetrigError {
-        NetrigError(phase: phase, blame: blame, subject: subject, message: message, details: details, patch: patch)
+        NetrigError(phase: phase, blame: blame, subject: subject, message: message, details: details, patch: patch,
+                    code: code ?? .other, cause: causeDescription.map(NetrigError.RecordedCause.init), log: log, cached: cached ?? false)
     }
 }

@@ -50,7 +50,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
                 }), let failed = outputs[step] {
                     throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) (\(mode.name)) on guest \(guest.name)",
                                       message: "step '\(step)' \(failed.ending)",
-                                      details: (failed.standardOutput + failed.standardError).lastLines(8))
+                                      details: (failed.standardOutput + failed.standardError).lastLines(8), code: .workloadFailed)
                 }
                 for metric in workload.metrics where metric.modes?.contains(mode.name) ?? true {
                     guard let output = outputs[metric.step] else { continue }
@@ -116,7 +116,8 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
             throw CancellationError()
         } catch {
             throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) (\(mode.name)) on guest \(guest.name)",
-                              message: "the client step failed or exceeded its timeout of \(workload.timeout): \(error)")
+                              message: "the client step failed or exceeded its timeout of \(workload.timeout): \(error)",
+                              code: .workloadFailed, cause: error)
         }
         let own = try await guest.run(["cat", "/tmp/netrig-cpu.0", "/tmp/netrig-cpu.1"], timeout: .seconds(30)).standardOutput.lines.filter { !$0.isEmpty }
         var tcp = try await guest.run(["cat", "/tmp/netrig-tcp"], timeout: .seconds(30))

@@ -181,8 +181,8 @@ func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, tree named
             _ = try await builder.build(request, progress: SilentProgress())
             Issue.record("the build fitted into 24 MiB")
         } catch let error as NetrigError {
-            #expect(error.message.hasPrefix("the build ran out of disk space"), "\(error)")
-            #expect(error.blame == .infrastructure && error.subject == "disk of \(buildDirectory)")
+            #expect(error.isCode(.outOfDisk) && error.message.hasPrefix("the build ran out of disk space"), "\(error)")
+            #expect(error.blame == .infrastructure && error.subject == "disk of \(buildDirectory)" && error.log != nil)
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: fixtures.directories.kernels).filter { $0.contains(".tmp-") }
         #expect(leftovers.isEmpty, "\(leftovers)")

@@ -159,6 +159,8 @@ import Testing
         #expect(outcome.verdict == .fail, "a patched build failure is the series' fault")
         #expect(outcome.error?.phase == .buildPatches)
         #expect(outcome.error?.patch == 1)
+        #expect(outcome.error.map { $0.isCode(.buildFailed) && $0.log == "/logs/c1.log" } == true, "\(String(describing: outcome.error))")
+        #expect(outcome.error?.details == ["net/core/sock.c:10:5: error: expected ';'"], "the log is a field, not a detail line")
         #expect(outcome.findings.count == 1, "one finding for the patch, not a second one for the error: \(outcome.findings)")
         #expect(outcome.findings.first?.kind == .build)
         #expect(outcome.findings.first?.patch == 1)
@@ -595,7 +597,8 @@ struct FakeKernel: KernelPipeline {
         if let patchBuilds { return patchBuilds }
         return applied.commits.enumerated().map { index, commit in
             PatchBuild(patch: index + 1, subject: "s", commit: commit, succeeded: failSide != .patched || index < applied.commits.count - 1,
-                       firstError: failSide == .patched ? "net/core/sock.c:10:5: error: expected ';'" : nil, cached: false, seconds: 1)
+                       firstError: failSide == .patched ? "net/core/sock.c:10:5: error: expected ';'" : nil, cached: false, seconds: 1,
+                       log: failSide == .patched ? "/logs/\(commit).log" : nil)
         }
     }
     func prepareTree(request: String?, base: String?, series: Series) async throws -> KernelTree {
@@ -609,7 +612,8 @@ struct FakeKernel: KernelPipeline {
     }
     func build(_ request: BuildRequest, progress: any ProgressObserver) async throws -> KernelArtifact {
         if request.side == failSide {
-            throw NetrigError(phase: .buildPatched, blame: .series, subject: "patched kernel", message: "the build failed")
+            throw NetrigError(phase: .buildPatched, blame: .series, subject: "patched kernel", message: "the build failed",
+                              code: .buildFailed, log: "/logs/\(request.side.rawValue).log")
         }
         return KernelArtifact(side: request.side, commit: request.commit, key: "k", configName: request.config.name, configHash: "h",
                               kernelImage: "/k/bzImage", configPath: "/k/config", programs: ["p": "/k/p"], buildLog: "/k/log",
@@ -666,7 +670,7 @@ struct FakeLauncher: GuestLauncher {
         if let spec = specs.first, spec.accelerator == .kvm, silentUnderKVM.contains(where: { spec.name.hasPrefix($0.rawValue) }) {
             throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
                               message: "the guest did not run under KVM",
-                              code: kvmFailure == .consoleSilent && spec.silentConsoleTimeout == nil ? nil : kvmFailure)
+                              code: kvmFailure == .consoleSilent && spec.silentConsoleTimeout == nil ? .other : kvmFailure)
         }
         if let hangSide, let spec = specs.first, spec.name.hasPrefix(hangSide.rawValue) {
             throw NetrigError(phase: spec.phase, blame: spec.blameForKernel, subject: "guest \(spec.name)",
