@@ -25,11 +25,10 @@ public struct KernelBuilder: Sendable {
     static let scheme = "netrig-build-3+ynl-probed+linebuf"
 
     public func build(_ request: BuildRequest, progress: any ProgressObserver) async throws -> KernelArtifact {
-        let phase: Phase = request.side == .baseline ? .buildBaseline : .buildPatched
         let blame: NetrigError.Blame = request.side == .baseline ? .baseline : .series
         let worktree = try await workspace.worktree(for: request.tree)
         let git = Git(directory: worktree)
-        let treeHash = try await git.run(["rev-parse", request.commit + "^{tree}"], phase: phase)
+        let treeHash = try await git.run(["rev-parse", request.commit + "^{tree}"])
         let compiler = try await runner.run(HostCommand("gcc", ["--version"])).standardOutput.lastLines(99).first ?? "gcc"
         let key = Self.cacheKey(treeHash: treeHash, config: request.config, programs: request.programs, compiler: compiler)
         let artifactDirectory = directories.kernels + "/" + key
@@ -50,7 +49,7 @@ public struct KernelBuilder: Sendable {
         let failedLog = directories.kernels + "/" + key + ".failed.log"
         if FileManager.default.fileExists(atPath: failedLog) {
             progress.note("\(request.side.rawValue) kernel: failed to build before with the same inputs (\(key.prefix(12)))")
-            var failure = buildFailure(log: failedLog, request: request, phase: phase, blame: blame)
+            var failure = buildFailure(log: failedLog, request: request, blame: blame)
             failure.cached = true
             throw failure
         }
@@ -67,7 +66,7 @@ public struct KernelBuilder: Sendable {
 
             var reproducer: [[String]] = []
             let configHash = try await configure(request, worktree: worktree, buildDirectory: buildDirectory,
-                                                 log: log, phase: phase, blame: blame, reproducer: &reproducer, compiler: compiler)
+                                                 log: log, blame: blame, reproducer: &reproducer, compiler: compiler)
             let before = try await ccacheStats()
             progress.status("\(request.side.rawValue): make bzImage (-j\(jobs))")
             let make = makeCommand(worktree: worktree, buildDirectory: buildDirectory, targets: ["bzImage"])
@@ -90,7 +89,7 @@ public struct KernelBuilder: Sendable {
                 // Interrupted (SIGINT, SIGTERM): not the series' fault, and nothing to remember.
                 try Task.checkCancellation()
                 if let full = Self.outOfSpace(log: log, directory: buildDirectory) {
-                    throw NetrigError(phase: phase, blame: .infrastructure, subject: "disk of \(buildDirectory)",
+                    throw NetrigError(blame: .infrastructure, subject: "disk of \(buildDirectory)",
                                       message: "the build ran out of disk space (\(full))",
                                       details: lastErrors(log) + ["free space under \(buildDirectory) and run again; the cache is under \(artifactDirectory)"],
                                       code: .outOfDisk, log: log)
@@ -100,12 +99,12 @@ public struct KernelBuilder: Sendable {
                     try? FileManager.default.removeItem(atPath: failedLog)
                     try? FileManager.default.copyItem(atPath: log, toPath: failedLog)
                 }
-                throw buildFailure(log: log, request: request, phase: phase, blame: blame)
+                throw buildFailure(log: log, request: request, blame: blame)
             }
             let headers = makeCommand(worktree: worktree, buildDirectory: buildDirectory, targets: ["headers_install"])
             reproducer.append(headers.argv)
             guard try await runner.run(headers, logTo: log) == 0 else {
-                throw NetrigError(phase: phase, blame: .infrastructure, subject: "make headers_install",
+                throw NetrigError(blame: .infrastructure, subject: "make headers_install",
                                   message: "failed", log: log)
             }
             let after = try await ccacheStats()
@@ -125,7 +124,7 @@ public struct KernelBuilder: Sendable {
                 // Sources the workload needs from the tree are checked before gcc runs: a tree that lacks one
                 // (another layout, another version) is named with the path, not as a compiler error.
                 if let missing = program.sources.first(where: { !FileManager.default.fileExists(atPath: worktree + "/" + $0) }) {
-                    throw NetrigError(phase: phase, blame: request.side == .baseline ? .usage : .series, subject: "program \(program.name)",
+                    throw NetrigError(blame: request.side == .baseline ? .usage : .series, subject: "program \(program.name)",
                                       message: "the tree has no \(missing), which the workload's program is built from",
                                       details: ["looked at: \(worktree)/\(missing)"])
                 }
@@ -140,7 +139,7 @@ public struct KernelBuilder: Sendable {
                     + program.sources.map { worktree + "/" + $0 } + shipped + [lineBuffered] + program.libraries)
                 reproducer.append(compile.argv)
                 guard try await runner.run(compile, logTo: log) == 0 else {
-                    throw NetrigError(phase: phase, blame: blame, subject: "program \(program.name)",
+                    throw NetrigError(blame: blame, subject: "program \(program.name)",
                                       message: "does not compile against this tree", details: lastErrors(log), log: log)
                 }
                 programs[program.name] = artifactDirectory + "/programs/" + program.name
@@ -154,7 +153,7 @@ public struct KernelBuilder: Sendable {
             case .success(let ynl):
                 let pack = HostCommand("tar", TreeTools.ynlPackArguments(ynl, worktree: worktree, output: staging + "/programs/ynl"))
                 guard try await runner.run(pack, logTo: log) == 0 else {
-                    throw NetrigError(phase: phase, blame: .infrastructure, subject: "ynl (\(ynl.cli))",
+                    throw NetrigError(blame: .infrastructure, subject: "ynl (\(ynl.cli))",
                                       message: "cannot pack the tree's ynl CLI", log: log)
                 }
                 programs["ynl"] = artifactDirectory + "/programs/ynl"
@@ -173,7 +172,7 @@ public struct KernelBuilder: Sendable {
                 ccacheHitRatio: hits + misses > 0 ? Double(hits) / Double(hits + misses) : nil, reproducer: reproducer)
             artifact.unchecked = unchecked
             try JSONEncoder().encode(artifact).write(to: URL(fileURLWithPath: staging + "/artifact.json"))
-            try await writeChecksums(staging, phase: phase)
+            try await writeChecksums(staging)
             try? FileManager.default.removeItem(atPath: artifactDirectory)
             try FileManager.default.moveItem(atPath: staging, toPath: artifactDirectory)
             return artifact
@@ -236,7 +235,7 @@ public struct KernelBuilder: Sendable {
                 return .corrupted(failed.isEmpty ? "its checksums do not verify" : failed.joined(separator: ", "))
             }
         } else {
-            try? await writeChecksums(directory, phase: side == .baseline ? .buildBaseline : .buildPatched)
+            try? await writeChecksums(directory)
         }
         artifact.side = side
         artifact.commit = commit
@@ -248,7 +247,7 @@ public struct KernelBuilder: Sendable {
 
     /// Records the checksum of every file of an entry (the record itself, the kernel, its config, its log and
     /// its programs).
-    func writeChecksums(_ directory: String, phase: Phase) async throws {
+    func writeChecksums(_ directory: String) async throws {
         let fm = FileManager.default
         let files = (fm.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? [])
             .filter { $0 != Self.checksumFile && !$0.hasSuffix(".tmp") }
@@ -256,7 +255,7 @@ public struct KernelBuilder: Sendable {
             .sorted()
         let sums = try await runner.run(HostCommand("sha256sum", ["--"] + files, workingDirectory: directory))
         guard sums.succeeded else {
-            throw NetrigError(phase: phase, blame: .infrastructure, subject: directory, message: "sha256sum failed",
+            throw NetrigError(blame: .infrastructure, subject: directory, message: "sha256sum failed",
                               details: sums.standardError.lastLines(3))
         }
         try sums.standardOutput.write(toFile: directory + "/" + Self.checksumFile + ".tmp", atomically: false, encoding: .utf8)
@@ -275,13 +274,13 @@ public struct KernelBuilder: Sendable {
     /// Writes the config (tinyconfig's fragments plus the requested ones through allnoconfig, then
     /// olddefconfig) and proves every requested symbol held. `.config` is replaced only when it changes, so
     /// an unchanged config rebuilds nothing.
-    func configure(_ request: BuildRequest, worktree: String, buildDirectory: String, log: String, phase: Phase,
+    func configure(_ request: BuildRequest, worktree: String, buildDirectory: String, log: String,
                    blame: NetrigError.Blame, reproducer: inout [[String]], compiler: String = "") async throws -> String {
         var merged = ""
         for base in ["kernel/configs/tiny.config", "arch/x86/configs/tiny.config"] {
             // A tree without them would build some other config, silently.
             guard let text = try? String(contentsOfFile: worktree + "/" + base, encoding: .utf8) else {
-                throw NetrigError(phase: phase, blame: blame, subject: "config \(request.config.name)",
+                throw NetrigError(blame: blame, subject: "config \(request.config.name)",
                                   message: "the tree has no \(base): netrig's configs start from tinyconfig", details: ["looked at: \(worktree)/\(base)"])
             }
             merged += text + "\n"
@@ -310,7 +309,7 @@ public struct KernelBuilder: Sendable {
         } else {
             try? FileManager.default.removeItem(atPath: stampPath)
             guard try await runner.run(generate, logTo: log) == 0 else {
-                throw NetrigError(phase: .configure, blame: blame, subject: request.config.name, message: "allnoconfig failed",
+                throw NetrigError(blame: blame, subject: request.config.name, message: "allnoconfig failed",
                                   details: lastErrors(log), code: .configRefused, log: log)
             }
             let candidateText = try String(contentsOfFile: buildDirectory + "/" + candidate, encoding: .utf8)
@@ -319,7 +318,7 @@ public struct KernelBuilder: Sendable {
                 try candidateText.write(toFile: buildDirectory + "/.config", atomically: true, encoding: .utf8)
             }
             guard try await runner.run(olddefconfig, logTo: log) == 0 else {
-                throw NetrigError(phase: .configure, blame: blame, subject: request.config.name, message: "olddefconfig failed",
+                throw NetrigError(blame: blame, subject: request.config.name, message: "olddefconfig failed",
                                   details: lastErrors(log), code: .configRefused, log: log)
             }
             try "\(stampKey) \(request.commit)".write(toFile: stampPath, atomically: true, encoding: .utf8)
@@ -327,7 +326,7 @@ public struct KernelBuilder: Sendable {
         let effectiveText = try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
         let dropped = try await verify(request.config, effective: effectiveText, worktree: worktree)
         if !dropped.isEmpty {
-            throw NetrigError(phase: .configure, blame: blame, subject: dropped.map(\.symbol).joined(separator: ", "),
+            throw NetrigError(blame: blame, subject: dropped.map(\.symbol).joined(separator: ", "),
                               message: "requested symbol(s) did not survive olddefconfig (\(request.side.rawValue) at \(request.commit.prefix(12)))",
                               details: dropped.map { "\($0.symbol)=\($0.requested) became \($0.actual): \($0.reason)" }, code: .configRefused)
         }
@@ -371,8 +370,8 @@ public struct KernelBuilder: Sendable {
 
     /// make failed on the kernel: `.buildFailed` with its log (what PatchBuilds reads), as opposed to a
     /// config that cannot be had (`.configRefused`) or a full disk (`.outOfDisk`).
-    func buildFailure(log: String, request: BuildRequest, phase: Phase, blame: NetrigError.Blame) -> NetrigError {
-        NetrigError(phase: phase, blame: blame, subject: "\(request.side.rawValue) kernel at \(request.commit.prefix(12))",
+    func buildFailure(log: String, request: BuildRequest, blame: NetrigError.Blame) -> NetrigError {
+        NetrigError(blame: blame, subject: "\(request.side.rawValue) kernel at \(request.commit.prefix(12))",
                     message: "the build failed", details: lastErrors(log), code: .buildFailed, log: log)
     }
 

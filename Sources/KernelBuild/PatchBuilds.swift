@@ -114,7 +114,7 @@ extension LocalKernelPipeline {
         do {
             return KernelBuilder.parseConfig(try String(contentsOfFile: artifact.configPath, encoding: .utf8))
         } catch {
-            throw NetrigError(phase: .buildPatched, blame: .infrastructure, subject: artifact.configPath,
+            throw NetrigError(blame: .infrastructure, subject: artifact.configPath,
                               message: "cannot read the effective config: \(error)", cause: error)
         }
     }
@@ -152,7 +152,7 @@ extension LocalKernelPipeline {
             }
             // A failed build stopped part-way: its log is no picture of the warnings, so it teaches nothing.
             if build.succeeded {
-                let diff = try await git.run(["diff", "--unified=0", "--no-color", "--no-renames", parent, commit], phase: .buildPatches)
+                let diff = try await git.run(["diff", "--unified=0", "--no-color", "--no-renames", parent, commit])
                 let text = Self.read(log)
                 build.newWarnings = ledger.newWarnings(in: text, addedLines: AddedLines.parse(diff), reader: reader).map(\.text)
                 ledger.learn(text, reader: reader)

@@ -74,7 +74,7 @@ struct BootCommand: AsyncParsableCommand {
                           extraCommandLine: extraArguments, memoryMiB: guest.memory, vcpus: guest.vcpus ?? 2,
                           links: links, end: end, viommu: guest.viommu, accelerator: accelerator, clock: clockChoice,
                           workDirectory: scratch + "/\(number)-\(end)", bootTimeout: .seconds(guest.bootTimeout),
-                          phase: .testBaseline, blameForKernel: .usage,
+                          blameForKernel: .usage,
                           silentConsoleTimeout: accelerator == .kvm && forced == nil ? RunEngine.silentConsoleTimeout : nil)
             }
             do {
@@ -102,7 +102,7 @@ struct BootCommand: AsyncParsableCommand {
                              first.initSeconds.map { String(format: "%.2f s", $0) } ?? "not seen", first.bootSeconds, ratio))
                 for link in links {
                     progress.status("wiring \(link.label)")
-                    _ = try await LinkSetup.wire(link, on: guests, phase: .testBaseline)
+                    _ = try await LinkSetup.wire(link, on: guests)
                     progress.note("\(link.label): \(link.localInterface) \(link.localAddress) <-> \(link.peerAddress) \(link.peerInterface)"
                                   + (topologyChoice == .loop ? " in namespace \(link.peerNamespace)" : " on boot-peer"))
                 }

@@ -92,14 +92,17 @@ struct RunCommand: AsyncParsableCommand {
         let parsedSeries: Series
         let workloadDefinition: WorkloadDefinition
         var readSeconds = 0.0
+        // The phase a refusal is stored in: reading the series belongs to apply-series, the workload to configure.
+        var step = Phase.applySeries
         do {
             let source = range == nil ? seriesPath : nil
             let reading = ContinuousClock.now
             parsedSeries = try await SeriesSource.load(path: source, range: range, tree: tree, revision: revision)
             readSeconds = (ContinuousClock.now - reading) / .seconds(1)
+            step = .configure
             workloadDefinition = try WorkloadCatalog(directory: layout.workloads).load(workload)
         } catch let error as NetrigError {
-            try await refuseBeforeStart(error, nic: try guest.nicModels().first ?? .virtioNet, topology: topologyChoice, extra: extraArguments,
+            try await refuseBeforeStart(error, in: step, nic: try guest.nicModels().first ?? .virtioNet, topology: topologyChoice, extra: extraArguments,
                                         clock: clockChoice, accelerator: accelChoice, configName: configNames[0], seriesLabel: seriesLabel)
         }
         let automaticNIC = NICChoice.automatic(for: workloadDefinition)
@@ -112,7 +115,7 @@ struct RunCommand: AsyncParsableCommand {
                                             clock: clockChoice, accelerator: accelChoice, seriesLabel: ""), workload: workloadDefinition)
             }
         } catch let error as NetrigError {
-            try await refuseBeforeStart(error, nic: nicModels[0], topology: topologyChoice, extra: extraArguments,
+            try await refuseBeforeStart(error, in: .configure, nic: nicModels[0], topology: topologyChoice, extra: extraArguments,
                                         clock: clockChoice, accelerator: accelChoice, configName: configNames[0], seriesLabel: seriesLabel)
         }
 
@@ -178,17 +181,21 @@ extension RunCommand {
 
     /// Refused before the engine started (a series that does not parse, an unknown workload or config):
     /// stored all the same, as a run that failed in that phase, so a nightly job's history shows it.
-    func refuseBeforeStart(_ error: NetrigError, nic: NICModel, topology: Topology?, extra: [String], clock: MeasurementClock?,
+    /// Adapters name no phase: `step` is the one the engine would have been in.
+    func refuseBeforeStart(_ original: NetrigError, in step: Phase, nic: NICModel, topology: Topology?, extra: [String], clock: MeasurementClock?,
                            accelerator: Accelerator?, configName: String, seriesLabel: String) async throws -> Never {
+        let phase = original.phase ?? step
+        var error = original
+        error.phase = phase
         FileHandle.standardError.write(Data("netrig: \(error)\n".utf8))
         let verdict = Verdict(ending: error)
         let refused = plan(config: configName, nic: nic, topology: topology, extra: extra,
                            clock: clock, accelerator: accelerator, seriesLabel: seriesLabel)
-        if let id = try? await storeRefusal(error, plan: refused, verdict: verdict) {
-            FileHandle.standardError.write(Data("netrig: stored as run \(id), failed in \(error.phase.rawValue) (store \(global.storePath))\n".utf8))
+        if let id = try? await storeRefusal(error, in: phase, plan: refused, verdict: verdict) {
+            FileHandle.standardError.write(Data("netrig: stored as run \(id), failed in \(phase.rawValue) (store \(global.storePath))\n".utf8))
             if let json {
                 try? ReportWriter.write(RunReport(run: id, verdict: verdict, findings: [Finding.from(error, plan: refused)], comparison: nil,
-                                                  clock: nil, phases: [PhaseRecord(phase: error.phase, seconds: 0, outcome: .failed,
+                                                  clock: nil, phases: [PhaseRecord(phase: phase, seconds: 0, outcome: .failed,
                                                                                    note: error.description)]), to: json)
             }
         }
@@ -196,10 +203,10 @@ extension RunCommand {
     }
 
     /// Stores a run that was refused before the engine started, failed in the error's phase.
-    func storeRefusal(_ error: NetrigError, plan: RunPlan, verdict: Verdict) async throws -> RunID {
+    func storeRefusal(_ error: NetrigError, in phase: Phase, plan: RunPlan, verdict: Verdict) async throws -> RunID {
         let store = try SQLiteRunStore(path: global.storePath)
         let id = try await store.createRun(plan: plan, startedAt: SQLiteRunStore.timestamp())
-        try await store.recordPhase(id, PhaseRecord(phase: error.phase, seconds: 0, outcome: .failed, note: error.description))
+        try await store.recordPhase(id, PhaseRecord(phase: phase, seconds: 0, outcome: .failed, note: error.description))
         try await store.finishRun(id, status: .failed, verdict: verdict, error: error)
         return id
     }
@@ -248,7 +255,7 @@ extension RunCommand {
         }
         if let error = outcome.error {
             say("error: \(error)")
-            say("the run is stored as failed in phase \(error.phase.rawValue): netrig show \(outcome.run), or continue it with netrig run --resume \(outcome.run)")
+            say("the run is stored as failed in phase \(error.phase?.rawValue ?? "-"): netrig show \(outcome.run), or continue it with netrig run --resume \(outcome.run)")
         }
         say("verdict: \(outcome.verdict.rawValue): \(ComparisonReport.verdictMeaning(outcome.verdict, comparison: outcome.comparison)) "
             + "(run \(outcome.run), config \(config), NIC \(nic.rawValue), store \(global.storePath))")

@@ -123,16 +123,14 @@ public struct GuestSpec: Sendable, Equatable {
     /// Under KVM: a guest whose console is still empty after this long is stopped with a `consoleSilent`
     /// error (nested KVM that hangs after the firmware), so that the run can boot it again under TCG.
     public var silentConsoleTimeout: Duration?
-    /// The run phase this boot belongs to, for errors; and whose fault a kernel that does not boot is.
-    public var phase: Phase
+    /// Whose fault a kernel that does not boot is. (Its errors name no phase: the engine stamps it.)
     public var blameForKernel: NetrigError.Blame
 
     public init(name: String, kernelImage: String, rootImage: String, extraCommandLine: [String] = [],
                 memoryMiB: Int = 1024, vcpus: Int = 2, links: [NetworkLink], end: Int = 0, viommu: Bool = false, accelerator: Accelerator,
                 clock: MeasurementClock, workDirectory: String, bootTimeout: Duration = .seconds(180),
-                phase: Phase = .testBaseline, blameForKernel: NetrigError.Blame = .series, silentConsoleTimeout: Duration? = nil) {
+                blameForKernel: NetrigError.Blame = .series, silentConsoleTimeout: Duration? = nil) {
         self.silentConsoleTimeout = silentConsoleTimeout
-        self.phase = phase
         self.blameForKernel = blameForKernel
         self.name = name
         self.kernelImage = kernelImage

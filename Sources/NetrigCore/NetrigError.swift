@@ -1,5 +1,9 @@
 /// The one error type of netrig: what failed, in which phase, on which input, and whose fault it is.
 ///
+/// The phase is the run engine's to say: adapters throw without one, and the engine stamps the phase it
+/// was in on every error that passes through it. What kind of failure it is, is the `code`'s to say (a
+/// dropped config symbol is found while a kernel is built: phase build-baseline, code config-refused).
+///
 /// `blame` keeps a user's mistake (a patch that does not apply, a symbol a fragment cannot get) apart from
 /// an infrastructure failure (libvirt, disk, SSH): the two end in different verdicts and exit codes.
 public struct NetrigError: Error, Sendable, CustomStringConvertible, Equatable {
@@ -17,7 +21,9 @@ public struct NetrigError: Error, Sendable, CustomStringConvertible, Equatable {
         case infrastructure
     }
 
-    public var phase: Phase
+    /// The run phase the error ended, set by the run engine (`RunEngine.timed` and its checks before
+    /// anything is built); nil from an adapter, and for an error that never reached the engine.
+    public var phase: Phase?
     public var blame: Blame
     /// What the error is about: "patch 2/3 'page_pool: ...'", "CONFIG_NET_DEVMEM", "guest baseline".
     public var subject: String?
@@ -50,6 +56,14 @@ public struct NetrigError: Error, Sendable, CustomStringConvertible, Equatable {
         /// QEMU could not start a guest under KVM at all (seen here: "failed to set MSR 0x10a" from a
         /// nested KVM that opens but cannot run this CPU model); the run boots again under TCG.
         public static let kvmStartFailed = Code("kvm-start-failed")
+        /// The series cannot be read: no such file, an mbox without patches, an incomplete series, a
+        /// revision it does not hold, a range git cannot format.
+        public static let seriesUnreadable = Code("series-unreadable")
+        /// The tree or the base asked for cannot be used: not a git repository, uncommitted changes, older
+        /// than netrig supports, or a base commit it does not have.
+        public static let treeRefused = Code("tree-refused")
+        /// A patch of the series does not apply (`git am`) on the base.
+        public static let patchDoesNotApply = Code("patch-does-not-apply")
         /// make failed on the kernel (a compiler error, a killed compiler): `log` is the build log.
         public static let buildFailed = Code("build-failed")
         /// The config cannot be had on this tree: allnoconfig or olddefconfig failed, or a requested symbol
@@ -72,7 +86,7 @@ public struct NetrigError: Error, Sendable, CustomStringConvertible, Equatable {
         public var isKVMFailure: Bool { self == .consoleSilent || self == .kvmStartFailed }
     }
 
-    public init(phase: Phase, blame: Blame, subject: String? = nil, message: String, details: [String] = [], patch: Int? = nil,
+    public init(phase: Phase? = nil, blame: Blame, subject: String? = nil, message: String, details: [String] = [], patch: Int? = nil,
                 code: Code = .other, cause: (any Error & Sendable)? = nil, log: String? = nil, cached: Bool = false) {
         self.patch = patch
         self.code = code
@@ -107,7 +121,7 @@ public struct NetrigError: Error, Sendable, CustomStringConvertible, Equatable {
     }
 
     public var description: String {
-        var text = "\(phase.rawValue): "
+        var text = phase.map { "\($0.rawValue): " } ?? ""
         if let subject { text += "\(subject): " }
         text += message
         for line in supportingLines { text += "\n    \(line)" }

@@ -76,6 +76,8 @@ public struct RunEngine: Sendable {
             return Outcome(run: runID, comparison: comparison, patchBuilds: patchBuilds, findings: findings, verdict: verdict, error: nil)
         } catch {
             var failure = Self.netrigError(error, phase: .store)
+            // Outside every timed phase only the store is written to.
+            if failure.phase == nil { failure.phase = .store }
             // SIGINT or SIGTERM: whatever the interrupted step said (a killed make, a cut SSH session) is not
             // the series' fault. The run is stored as interrupted in the phase it was in.
             let interrupted = Task.isCancelled || error is CancellationError
@@ -87,8 +89,9 @@ public struct RunEngine: Sendable {
             let verdict = Verdict(ending: failure)
             // The store writes outside this (cancelled) task, so an interrupted run is stored too.
             try? await store.finishRun(runID, status: interrupted ? .interrupted : .failed, verdict: verdict, error: failure)
-            // A patch that does not build is already a finding of its own.
-            let stopper = failure.phase == .buildPatches && !interrupted ? [] : [Finding.from(failure, plan: plan)]
+            // A last patch that does not build is already a finding of its own (any other error of the
+            // per-patch builds, a dropped config symbol or a full disk, is not).
+            let stopper = failure.phase == .buildPatches && failure.isCode(.buildFailed) && !interrupted ? [] : [Finding.from(failure, plan: plan)]
             return Outcome(run: runID, comparison: nil, patchBuilds: patchBuilds,
                            findings: Finding.from(patchBuilds, plan: plan) + stopper, verdict: verdict, error: failure)
         }
@@ -103,9 +106,8 @@ public struct RunEngine: Sendable {
         // libvirt down is found now, not after half an hour of building.
         do {
             _ = try await guests.hypervisorVersion()
-        } catch var error as NetrigError {
-            error.phase = .configure
-            throw error
+        } catch {
+            throw Self.stamped(error, .configure)
         }
         if let reason = await guests.unsupportedNICs([plan.nic])[plan.nic] {
             throw NetrigError(phase: .configure, blame: .infrastructure, subject: "--nic \(plan.nic.rawValue)",
@@ -163,7 +165,7 @@ public struct RunEngine: Sendable {
         try await store.recordBuild(runID, baselineArtifact)
         if plan.buildOnly != true {
             // The workload's kconfig needs, checked on the baseline before the patches are built.
-            let values = try kernel.configValues(of: baselineArtifact)
+            let values = try Self.inPhase(.buildBaseline) { try kernel.configValues(of: baselineArtifact) }
             let missing = workload.requiredSymbols.filter { values[$0] == nil || values[$0] == "n" }
             if !missing.isEmpty {
                 throw NetrigError(phase: .buildBaseline, blame: .usage, subject: "config \(plan.configName)",
@@ -191,7 +193,7 @@ public struct RunEngine: Sendable {
             try await kernel.build(patched, progress: progress)
         }
         try await store.recordBuild(runID, artifacts[.patched]!)
-        let changes = try kernel.configChanges(from: artifacts[.baseline]!, to: artifacts[.patched]!)
+        let changes = try Self.inPhase(.buildPatched) { try kernel.configChanges(from: artifacts[.baseline]!, to: artifacts[.patched]!) }
         try await store.recordConfigChanges(runID, changes)
         if !changes.isEmpty {
             progress.note("the series changes the effective config: "
@@ -594,7 +596,7 @@ public struct RunEngine: Sendable {
                              memoryMiB: plan.memoryMiB, vcpus: plan.vcpus(throughput: purpose == .throughput, clock: clock), links: [link], end: end, viommu: plan.viommu ?? false,
                              accelerator: accelerator, clock: clock,
                              workDirectory: workDirectory(context.runID, side) + "/\(purpose.rawValue)-\(round)\(suffix)",
-                             bootTimeout: plan.bootTimeout, phase: phase,
+                             bootTimeout: plan.bootTimeout,
                              blameForKernel: .series, silentConsoleTimeout: accelerator == .kvm ? Self.silentConsoleTimeout : nil)
         }
         return try await guests.withGuests(specs) { sessions in
@@ -617,7 +619,7 @@ public struct RunEngine: Sendable {
             progress.status("\(specs[0].name): booted in \(Int(sessions[0].bootSeconds)) s, running \(workload.name)")
             let outcome: WorkloadOutcome
             do {
-                outcome = try await workloads.run(workload, side: side, phase: phase, link: link, programs: remotePrograms,
+                outcome = try await workloads.run(workload, side: side, link: link, programs: remotePrograms,
                                                   repetitions: repetitions, firstRepetition: firstRepetition,
                                                   warmup: purpose == .throughput, on: sessions)
             } catch let error where !(Task.isCancelled || error is CancellationError) {
@@ -673,7 +675,20 @@ public struct RunEngine: Sendable {
         return failure
     }
 
-    /// Times `body`, tells the observer, and records the phase whether it succeeds or fails.
+    /// Runs an engine step outside `timed` that belongs to `phase`, stamping it on the error it throws.
+    static func inPhase<T>(_ phase: Phase, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw stamped(error, phase) }
+    }
+
+    /// `error` as a NetrigError of `phase`, whatever phase it named before: the engine's, not an adapter's.
+    static func stamped(_ error: any Error, _ phase: Phase) -> NetrigError {
+        var failure = netrigError(error, phase: phase)
+        failure.phase = phase
+        return failure
+    }
+
+    /// Times `body`, tells the observer, and records the phase whether it succeeds or fails. The phase is
+    /// stamped on every error that leaves it: adapters throw without one.
     private func timed<T: Sendable>(_ phase: Phase, _ runID: RunID, detail: String,
                                     note: @Sendable () async -> String? = { nil },
                                     _ body: () async throws -> T) async throws -> T {
@@ -692,7 +707,7 @@ public struct RunEngine: Sendable {
             progress.phaseFinished(phase, seconds: seconds, outcome: .failed)
             let failure = Task.isCancelled || error is CancellationError
                 ? NetrigError(phase: phase, blame: .infrastructure, message: Self.interruptedMessage, code: .interrupted)
-                : Self.netrigError(error, phase: phase)
+                : Self.stamped(error, phase)
             try? await store.recordPhase(runID, PhaseRecord(phase: phase, seconds: seconds, outcome: .failed,
                                                              note: failure.description))
             throw failure

@@ -25,7 +25,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
                 return pool
             }
         } catch let error as POSIXError {
-            throw NetrigError(phase: .store, blame: .infrastructure, subject: path,
+            throw NetrigError(blame: .infrastructure, subject: path,
                               message: "cannot lock the store's directory: \(error.localizedDescription)")
         }
         self.path = path
@@ -303,7 +303,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         try await write { db in
             try db.execute(sql: """
                 UPDATE runs SET status = ?, verdict = ?, failed_phase = ?, error_json = ?, error_code = ?, finished_at = ? WHERE id = ?
-                """, arguments: [status.rawValue, verdict.rawValue, error?.phase.rawValue, errorJSON, error?.code.rawValue, finished, run])
+                """, arguments: [status.rawValue, verdict.rawValue, error?.phase?.rawValue, errorJSON, error?.code.rawValue, finished, run])
         }
     }
 
@@ -377,7 +377,8 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
 /// `NetrigError` as stored: plain fields, the cause by its description. Records from before v8-error-code
 /// have no code (read as `other`), cause, log or cached.
 struct ErrorRecord: Codable {
-    var phase: Phase
+    /// nil for an error the engine never saw.
+    var phase: Phase?
     var blame: NetrigError.Blame
     var subject: String?
     var message: String

@@ -41,6 +41,12 @@ import Testing
         #expect(error != remembered)
     }
 
+    @Test func anErrorWithoutAPhaseReadsWithoutOne() {
+        let adapter = NetrigError(blame: .series, subject: "t.mbox", message: "no patches found", code: .seriesUnreadable)
+        #expect(adapter.phase == nil)
+        #expect(adapter.description == "t.mbox: no patches found")
+    }
+
     @Test func descriptionShowsDetailsLogAndCause() {
         let build = NetrigError(phase: .buildBaseline, blame: .baseline, subject: "baseline kernel at 0123456789ab", message: "the build failed",
                                 details: ["net/core/sock.c:10:5: error: expected ';'"], code: .buildFailed, log: "/cache/logs/b.log", cached: true)
@@ -81,5 +87,42 @@ extension RunEngineTests {
         #expect(outcome.verdict == .error)
         let last = store.state.withLock { $0.phases.last }
         #expect(last?.phase == .buildImage && last?.outcome == .failed && last?.note == "build-image: mke2fs: No space left on device")
+    }
+
+    /// Adapters throw without a phase; the engine stamps the phase it was in, also over a phase an error
+    /// brought with it. A requested symbol that did not survive is found while the baseline is built: the
+    /// run fails in build-baseline, and the code makes it a config finding.
+    @Test func theEngineStampsItsPhaseAndTheCodeKeepsTheKind() async throws {
+        let store = MemoryStore()
+        var engine = makeEngine(store: store)
+        var kernel = FakeKernel(failSide: nil)
+        kernel.buildErrors[.baseline] = NetrigError(blame: .usage, subject: "CONFIG_NET_DEVMEM",
+                                                    message: "requested symbol(s) did not survive olddefconfig", code: .configRefused)
+        engine.kernel = kernel
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.error?.phase == .buildBaseline && outcome.error?.isCode(.configRefused) == true)
+        #expect(outcome.findings.map(\.kind) == [.config], "\(outcome.findings)")
+        #expect(store.state.withLock { $0.phases.last.map { $0.phase == .buildBaseline && $0.outcome == .failed } } == true)
+
+        // A phase an adapter still names (stale) is replaced by the engine's.
+        var stale = FakeKernel(failSide: nil)
+        stale.buildErrors[.patched] = NetrigError(phase: .configure, blame: .infrastructure, subject: "disk", message: "full", code: .outOfDisk)
+        engine.kernel = stale
+        let patched = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(patched.error?.phase == .buildPatched && patched.error?.isCode(.outOfDisk) == true)
+    }
+
+    /// Only the engine's own "the patched kernel does not build" stands for the last patch's build
+    /// finding; any other error of the per-patch builds (now stamped build-patches too) is a finding itself.
+    @Test func anErrorOfThePerPatchBuildsThatIsNoCompileErrorIsAFinding() async throws {
+        var engine = makeEngine(store: MemoryStore())
+        var kernel = FakeKernel(failSide: nil)
+        kernel.patchBuildError = NetrigError(blame: .series, subject: "CONFIG_PAGE_POOL", message: "requested symbol(s) did not survive olddefconfig",
+                                             patch: 1, code: .configRefused)
+        engine.kernel = kernel
+        let outcome = try await engine.run(plan: plan, series: series, workload: workload)
+        #expect(outcome.error?.phase == .buildPatches)
+        #expect(outcome.findings.map(\.kind) == [.config] && outcome.findings.first?.patch == 1, "\(outcome.findings)")
+        #expect(outcome.verdict == .fail)
     }
 }

@@ -244,13 +244,15 @@ import Testing
     @Test func infrastructureFailureGivesErrorVerdict() async throws {
         let store = MemoryStore()
         var engine = makeEngine(store: store)
-        engine.guests = FakeLauncher(failure: NetrigError(phase: .testBaseline, blame: .infrastructure, subject: "qemu:///system",
-                                                          message: "cannot connect to libvirt"))
+        // As the launcher throws it: no phase (the engine names the one it was in).
+        engine.guests = FakeLauncher(failure: NetrigError(blame: .infrastructure, subject: "qemu:///system",
+                                                          message: "cannot connect to libvirt", code: .hypervisorUnreachable))
         let outcome = try await engine.run(plan: plan, series: series, workload: workload)
         #expect(outcome.verdict == .error)
         #expect(outcome.verdict.exitCode == 1)
         #expect(outcome.error?.subject == "qemu:///system")
         #expect(outcome.error?.phase == .configure, "found before anything is built")
+        #expect(outcome.error?.isCode(.hypervisorUnreachable) == true)
         #expect(store.state.withLock { $0.builds.isEmpty })
     }
 
@@ -591,9 +593,14 @@ struct FakeKernel: KernelPipeline {
     var values: [String: String] = ["CONFIG_NET_DEVMEM": "y"]
     /// What every artifact says its tree cannot check.
     var unchecked: [UncheckedCheck]?
+    /// Thrown by `build` for that side, as the builder throws it (no phase).
+    var buildErrors: [Side: NetrigError] = [:]
+    /// Thrown by `buildEachPatch` (a per-patch build that fails otherwise than to compile).
+    var patchBuildError: NetrigError?
     func configValues(of artifact: KernelArtifact) throws -> [String: String] { values }
     func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest, built: KernelArtifact,
                         progress: any ProgressObserver) async throws -> [PatchBuild] {
+        if let patchBuildError { throw patchBuildError }
         if let patchBuilds { return patchBuilds }
         return applied.commits.enumerated().map { index, commit in
             PatchBuild(patch: index + 1, subject: "s", commit: commit, succeeded: failSide != .patched || index < applied.commits.count - 1,
@@ -611,6 +618,7 @@ struct FakeKernel: KernelPipeline {
         KernelConfigSpec(name: name, base: "tinyconfig", fragments: [])
     }
     func build(_ request: BuildRequest, progress: any ProgressObserver) async throws -> KernelArtifact {
+        if let error = buildErrors[request.side] { throw error }
         if request.side == failSide {
             throw NetrigError(phase: .buildPatched, blame: .series, subject: "patched kernel", message: "the build failed",
                               code: .buildFailed, log: "/logs/\(request.side.rawValue).log")
@@ -668,12 +676,12 @@ struct FakeLauncher: GuestLauncher {
         if let failure { throw failure }
         booted.specs.withLock { $0.append(specs) }
         if let spec = specs.first, spec.accelerator == .kvm, silentUnderKVM.contains(where: { spec.name.hasPrefix($0.rawValue) }) {
-            throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
+            throw NetrigError(blame: .infrastructure, subject: "guest \(spec.name)",
                               message: "the guest did not run under KVM",
                               code: kvmFailure == .consoleSilent && spec.silentConsoleTimeout == nil ? .other : kvmFailure)
         }
         if let hangSide, let spec = specs.first, spec.name.hasPrefix(hangSide.rawValue) {
-            throw NetrigError(phase: spec.phase, blame: spec.blameForKernel, subject: "guest \(spec.name)",
+            throw NetrigError(blame: spec.blameForKernel, subject: "guest \(spec.name)",
                               message: "no SSH within 180 s: the kernel hung before init finished")
         }
         return try await body(specs.map { FakeSession(name: $0.name) })
@@ -689,16 +697,21 @@ struct FakeWorkloads: WorkloadExecutor {
     var noise = 0.0
     /// Every boot of these sides answers "unsupported" with this reason, as a NIC without an API does.
     var unsupported: [Side: String] = [:]
-    func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, link: NetworkLink, programs: [String: String], repetitions: Int,
+    func run(_ workload: WorkloadDefinition, side: Side, link: NetworkLink, programs: [String: String], repetitions: Int,
              firstRepetition: Int, warmup: Bool, on guests: [any GuestSession]) async throws -> WorkloadOutcome {
         let nic = link.model
+        // The phase the engine runs this boot in (the fake's own bookkeeping: its errors name none, as a real
+        // executor's do not): throughput boots warm up, leak boots do not.
+        let phase: Phase = warmup ? (side == .baseline ? .testBaseline : .testPatched) : .checkLeaks
         if phase == failIn {
-            throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) on guest \(guests[0].name)", message: "exit 1")
+            throw NetrigError(blame: .series, subject: "workload \(workload.name) on guest \(guests[0].name)", message: "exit 1",
+                              code: .workloadFailed)
         }
         if phase == hangIn {
             try? await Task.sleep(for: .seconds(60))
             // What a workload whose SSH session was cut reports: the engine must still call it an interruption.
-            throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name)", message: "step 'client' exited with status 255")
+            throw NetrigError(blame: .series, subject: "workload \(workload.name)", message: "step 'client' exited with status 255",
+                              code: .workloadFailed)
         }
         if let reason = unsupported[side] { return WorkloadOutcome(status: .unsupported(reason: reason), samples: [], transcript: reason) }
         let samples = (firstRepetition..<(firstRepetition + repetitions)).map {
