@@ -22,15 +22,15 @@ public struct ImageRecipe: Sendable, Equatable {
     public init(directory: String) throws {
         let path = directory + "/recipe.toml"
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw NetrigError(phase: .buildImage, blame: .usage, subject: path, message: "no image recipe here")
+            throw NetrigError(blame: .usage, subject: path, message: "no image recipe here")
         }
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch {
-            throw NetrigError(phase: .buildImage, blame: .usage, subject: path, message: "not valid TOML: \(error)")
+            throw NetrigError(blame: .usage, subject: path, message: "not valid TOML: \(error)", cause: error)
         }
         func string(_ key: String) throws -> String {
             guard let value = table[key]?.string else {
-                throw NetrigError(phase: .buildImage, blame: .usage, subject: path, message: "missing '\(key)'")
+                throw NetrigError(blame: .usage, subject: path, message: "missing '\(key)'")
             }
             return value
         }
@@ -109,7 +109,7 @@ public struct RecipeImageProvider: ImageProvider {
         let debootstrap = HostCommand("mmdebstrap", ["--variant=\(recipe.variant)", "--include=" + recipe.packages.joined(separator: ",")]
                                       + recipe.customize.map { "--customize-hook=" + $0 } + [recipe.suite, root, recipe.mirror])
         guard try await runner.run(debootstrap, logTo: log) == 0 else {
-            throw NetrigError(phase: .buildImage, blame: .infrastructure, subject: recipe.name, message: "mmdebstrap failed",
+            throw NetrigError(blame: .infrastructure, subject: recipe.name, message: "mmdebstrap failed",
                               details: ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").lastLines(8))
         }
         for (source, destination) in recipe.files.sorted(by: { $0.key < $1.key }) {
@@ -126,7 +126,7 @@ public struct RecipeImageProvider: ImageProvider {
         try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: root + "/root/.ssh/authorized_keys")
         let mkfs = HostCommand("mke2fs", ["-q", "-t", "ext4", "-d", root, "-L", "netrig-root", staging + "/rootfs.ext4", "\(recipe.sizeMiB)M"])
         guard try await runner.run(mkfs, logTo: log) == 0 else {
-            throw NetrigError(phase: .buildImage, blame: .infrastructure, subject: recipe.name, message: "mke2fs failed",
+            throw NetrigError(blame: .infrastructure, subject: recipe.name, message: "mke2fs failed",
                               details: ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").lastLines(5))
         }
         _ = Mounts.detachAll(under: root)
@@ -180,13 +180,13 @@ public enum SSHKeys {
                                    attributes: [.posixPermissions: 0o700])
             let result = try await runner.run(HostCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "netrig", "-f", privateKey]))
             guard result.succeeded else {
-                throw NetrigError(phase: .buildImage, blame: .infrastructure, subject: privateKey, message: "ssh-keygen failed",
+                throw NetrigError(blame: .infrastructure, subject: privateKey, message: "ssh-keygen failed",
                                   details: result.standardError.lastLines(3))
             }
         }
         try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: privateKey)
         guard let publicKey = try? String(contentsOfFile: privateKey + ".pub", encoding: .utf8) else {
-            throw NetrigError(phase: .buildImage, blame: .infrastructure, subject: privateKey + ".pub", message: "public key missing")
+            throw NetrigError(blame: .infrastructure, subject: privateKey + ".pub", message: "public key missing")
         }
         return publicKey.trimmingWhitespace
     }

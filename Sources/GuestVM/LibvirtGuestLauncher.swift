@@ -39,8 +39,9 @@ public struct LibvirtGuestLauncher: GuestLauncher {
         do {
             connection = try await LibvirtConnection(uri: uri)
         } catch {
-            throw NetrigError(phase: .configure, blame: .infrastructure, subject: uri, message: "cannot connect to libvirt: \(error)",
-                              details: ["fix: start the daemons (virtlogd -d; libvirtd -d) or check the URI (--libvirt-uri)"])
+            throw NetrigError(blame: .infrastructure, subject: uri, message: "cannot connect to libvirt: \(error)",
+                              details: ["fix: start the daemons (virtlogd -d; libvirtd -d) or check the URI (--libvirt-uri)"],
+                              code: .hypervisorUnreachable, cause: error)
         }
         do {
             let version = try await connection.hypervisorVersion()
@@ -88,15 +89,16 @@ public struct LibvirtGuestLauncher: GuestLauncher {
             return port
         }
         guard nics.count == specs.count else {
-            throw NetrigError(phase: first.phase, blame: .infrastructure, subject: "guest \(first.name)",
+            throw NetrigError(blame: .infrastructure, subject: "guest \(first.name)",
                               message: "the \(first.links.first?.topology.rawValue ?? "") topology needs \(nics.count) guest(s), got \(specs.count)")
         }
         let connection: LibvirtConnection
         do {
             connection = try await LibvirtConnection(uri: uri)
         } catch {
-            throw NetrigError(phase: first.phase, blame: .infrastructure, subject: uri, message: "cannot connect to libvirt: \(error)",
-                              details: ["fix: start the daemons (virtlogd -d; libvirtd -d) or check the URI (--libvirt-uri)"])
+            throw NetrigError(blame: .infrastructure, subject: uri, message: "cannot connect to libvirt: \(error)",
+                              details: ["fix: start the daemons (virtlogd -d; libvirtd -d) or check the URI (--libvirt-uri)"],
+                              code: .hypervisorUnreachable, cause: error)
         }
         // Boot all guests at once; when one fails, the others are torn down before the first error is thrown.
         let results = await withTaskGroup(of: (Int, Result<Started, any Error>).self) { group in
@@ -142,7 +144,7 @@ public struct LibvirtGuestLauncher: GuestLauncher {
         if keep, let registry = keptGuests { await registry.destroy(name: spec.name) }
         let overlay = try await runner.run(HostCommand("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", spec.rootImage, wiring.diskOverlay]))
         guard overlay.succeeded else {
-            throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: spec.rootImage,
+            throw NetrigError(blame: .infrastructure, subject: spec.rootImage,
                               message: "cannot create the disk overlay", details: overlay.standardError.lastLines(3))
         }
         try? fm.removeItem(atPath: wiring.consoleLog)
@@ -161,9 +163,9 @@ public struct LibvirtGuestLauncher: GuestLauncher {
             await destroy(named: wiring.domainName, created: false, of: spec, failure: error)
             try? fm.removeItem(atPath: wiring.diskOverlay)
             if lost { throw await libvirtFailure(error, spec: spec, connection: connection) }
-            throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
+            throw NetrigError(blame: .infrastructure, subject: "guest \(spec.name)",
                               message: "libvirt could not start the domain: \(error)", details: ["domain XML: \(spec.workDirectory)/domain.xml"],
-                              code: spec.accelerator == .kvm ? .kvmStartFailed : nil)
+                              code: spec.accelerator == .kvm ? .kvmStartFailed : .other, cause: error)
         }
         do {
             let session = try await waitForSSH(spec, wiring: wiring, domain: domain, connection: connection, started: ContinuousClock.now)
@@ -220,12 +222,13 @@ public struct LibvirtGuestLauncher: GuestLauncher {
     /// stopped or restarted) says so and what to do.
     func libvirtFailure(_ error: any Error, spec: GuestSpec, connection: LibvirtConnection) async -> NetrigError {
         if await connection.isAlive() {
-            return NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
-                               message: "libvirt could not tell whether the guest runs: \(error)")
+            return NetrigError(blame: .infrastructure, subject: "guest \(spec.name)",
+                               message: "libvirt could not tell whether the guest runs: \(error)", cause: error)
         }
-        return NetrigError(phase: spec.phase, blame: .infrastructure, subject: uri,
+        return NetrigError(blame: .infrastructure, subject: uri,
                            message: "lost the connection to libvirt while guest \(spec.name) booted: \(error)",
-                           details: ["libvirtd stopped or restarted; start it again (virtlogd -d; libvirtd -d) and resume the run (netrig run --resume RUN)"])
+                           details: ["libvirtd stopped or restarted; start it again (virtlogd -d; libvirtd -d) and resume the run (netrig run --resume RUN)"],
+                           code: .hypervisorUnreachable, cause: error)
     }
 
     /// Polls the console twenty times a second and SSH once the SSH server is up, until SSH answers; a panic or a
@@ -255,7 +258,7 @@ public struct LibvirtGuestLauncher: GuestLauncher {
                 throw bootFailure(spec, "the guest stopped during boot", console: console)
             }
             if let silent = spec.silentConsoleTimeout, console.isEmpty, ContinuousClock.now - started >= silent {
-                throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
+                throw NetrigError(blame: .infrastructure, subject: "guest \(spec.name)",
                                   message: "the guest printed nothing on its console within \(silent) under KVM",
                                   details: ["nested KVM can hang after the firmware on hosts where /dev/kvm opens; --accel tcg avoids it",
                                             "console: \(spec.workDirectory)/console.log (empty)"],
@@ -273,10 +276,11 @@ public struct LibvirtGuestLauncher: GuestLauncher {
                     refusals += 1
                     lastError = "\(error)"
                     if refusals >= 3 {
-                        throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
+                        throw NetrigError(blame: .infrastructure, subject: "guest \(spec.name)",
                                           message: "SSH authentication failed: \(error)",
                                           details: ["netrig logs in as root with \(privateKey); the image authorizes that key's public half",
-                                                    "a key replaced after the image was built: remove the cached images (netrig doctor shows where) and run again"])
+                                                    "a key replaced after the image was built: remove the cached images (netrig doctor shows where) and run again"],
+                                          cause: error)
                     }
                     try await Task.sleep(for: .milliseconds(250))
                 } catch {
@@ -293,7 +297,7 @@ public struct LibvirtGuestLauncher: GuestLauncher {
         }
         let console = (try? String(contentsOfFile: wiring.consoleLog, encoding: .utf8)) ?? ""
         if console.contains("netrig: ssh ready") {
-            throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
+            throw NetrigError(blame: .infrastructure, subject: "guest \(spec.name)",
                               message: "the SSH server started but SSH did not answer within \(spec.bootTimeout): \(lastError)",
                               details: console.lastLines(5))
         }
@@ -301,7 +305,7 @@ public struct LibvirtGuestLauncher: GuestLauncher {
     }
 
     func bootFailure(_ spec: GuestSpec, _ message: String, console: String) -> NetrigError {
-        NetrigError(phase: spec.phase, blame: spec.blameForKernel, subject: "guest \(spec.name)",
+        NetrigError(blame: spec.blameForKernel, subject: "guest \(spec.name)",
                     message: message, details: ["console: \(spec.workDirectory)/console.log"] + console.lastLines(15))
     }
 }

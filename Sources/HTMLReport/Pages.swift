@@ -99,7 +99,7 @@ enum Pages {
             ]),
         ]
         if let error = run.error {
-            body.append(element("div", ["class": "error"], [element("strong", text: "\(error.phase.rawValue): "), Markup.text(error.description)]))
+            body.append(element("div", ["class": "error"], [element("strong", text: "\(error.phase?.rawValue ?? "error"): "), Markup.text(error.description)]))
         }
         body.append(element("h2", text: "Phases"))
         body.append(Plots.timeline(run.phases))

@@ -29,7 +29,7 @@ public struct DebianSource: Sendable {
         switch tree.origin {
         case .installed:
             guard FileManager.default.fileExists(atPath: tree.tarball) else {
-                throw NetrigError(phase: .prepareTree, blame: .infrastructure, subject: tree.tarball,
+                throw NetrigError(blame: .infrastructure, subject: tree.tarball,
                                   message: "Debian's kernel source is not installed", details: ["fix: apt-get install \(tree.package)"])
             }
             return tree.tarball
@@ -60,7 +60,7 @@ public struct DebianSource: Sendable {
         progress.status("\(tree.name): apt-get update of Debian \(suite) (private state in \(root))")
         let update = try await runner.run(HostCommand("apt-get", ["-q", "update"], environment: environment), timeout: .seconds(600))
         guard update.succeeded, !update.standardOutput.contains("Err:") else {
-            throw NetrigError(phase: .prepareTree, blame: .infrastructure, subject: "\(tree.name): apt-get update (\(suite))",
+            throw NetrigError(blame: .infrastructure, subject: "\(tree.name): apt-get update (\(suite))",
                               message: "cannot read Debian's \(suite) suite from \(mirror)",
                               details: (update.standardError + update.standardOutput).lastLines(4) + ["apt configuration: \(root)/apt.conf"])
         }
@@ -69,7 +69,7 @@ public struct DebianSource: Sendable {
                                                         workingDirectory: packages), timeout: .seconds(3600))
         let debs = ((try? fm.contentsOfDirectory(atPath: packages)) ?? []).filter { $0.hasPrefix(tree.package + "_") && $0.hasSuffix(".deb") }
         guard download.succeeded, let deb = debs.sorted().last else {
-            throw NetrigError(phase: .prepareTree, blame: .infrastructure, subject: "\(tree.name): apt-get download \(tree.package)",
+            throw NetrigError(blame: .infrastructure, subject: "\(tree.name): apt-get download \(tree.package)",
                               message: "Debian's \(suite) suite did not give the package",
                               details: download.standardError.lastLines(4) + ["apt configuration: \(root)/apt.conf"])
         }
@@ -78,7 +78,7 @@ public struct DebianSource: Sendable {
         let unpack = try await runner.run(HostCommand("dpkg-deb", ["-x", packages + "/" + deb, packages]), timeout: .seconds(600))
         try? fm.removeItem(atPath: packages + "/" + deb)
         guard unpack.succeeded, fm.fileExists(atPath: extracted) else {
-            throw NetrigError(phase: .prepareTree, blame: .infrastructure, subject: "\(tree.name): \(deb)",
+            throw NetrigError(blame: .infrastructure, subject: "\(tree.name): \(deb)",
                               message: "the package does not hold \(tree.tarball)", details: unpack.standardError.lastLines(4))
         }
         return extracted

@@ -26,10 +26,10 @@ struct Git: Sendable {
 
     /// Runs git and returns its trimmed standard output; throws with git's own message on failure.
     @discardableResult
-    func run(_ arguments: [String], phase: Phase, input: String? = nil, environment: [String: String] = [:]) async throws -> String {
+    func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) async throws -> String {
         let result = try await runner.run(command(arguments, environment: environment), input: input)
         guard result.succeeded else {
-            throw NetrigError(phase: phase, blame: .infrastructure, subject: directory,
+            throw NetrigError(blame: .infrastructure, subject: directory,
                               message: "git \(arguments.first ?? "") failed",
                               details: (result.standardError + result.standardOutput).lastLines(8))
         }

@@ -27,11 +27,10 @@ public struct KernelBuilder: Sendable {
     static let scheme = "netrig-build-3+ynl-probed+linebuf"
 
     public func build(_ request: BuildRequest, progress: any ProgressObserver) async throws -> KernelArtifact {
-        let phase: Phase = request.side == .baseline ? .buildBaseline : .buildPatched
         let blame: NetrigError.Blame = request.side == .baseline ? .baseline : .series
         let worktree = try await workspace.worktree(for: request.tree)
         let git = Git(directory: worktree, runner: runner)
-        let treeHash = try await git.run(["rev-parse", request.commit + "^{tree}"], phase: phase)
+        let treeHash = try await git.run(["rev-parse", request.commit + "^{tree}"])
         let compiler = try await runner.run(HostCommand("gcc", ["--version"])).standardOutput.lastLines(99).first ?? "gcc"
         let key = Self.cacheKey(treeHash: treeHash, config: request.config, programs: request.programs, compiler: compiler)
         let artifactDirectory = directories.kernels + "/" + key
@@ -52,8 +51,8 @@ public struct KernelBuilder: Sendable {
         let failedLog = directories.kernels + "/" + key + ".failed.log"
         if FileManager.default.fileExists(atPath: failedLog) {
             progress.note("\(request.side.rawValue) kernel: failed to build before with the same inputs (\(key.prefix(12)))")
-            var failure = buildFailure(log: failedLog, request: request, phase: phase, blame: blame)
-            failure.details.append(Self.cachedFailureNote)
+            var failure = buildFailure(log: failedLog, request: request, blame: blame)
+            failure.cached = true
             throw failure
         }
         let workRoot = workspace.workRoot(for: request.tree)
@@ -69,7 +68,7 @@ public struct KernelBuilder: Sendable {
 
             var reproducer: [[String]] = []
             let configHash = try await configure(request, worktree: worktree, buildDirectory: buildDirectory,
-                                                 log: log, phase: phase, blame: blame, reproducer: &reproducer, compiler: compiler)
+                                                 log: log, blame: blame, reproducer: &reproducer, compiler: compiler)
             let before = try await ccacheStats()
             progress.status("\(request.side.rawValue): make bzImage (-j\(jobs))")
             let make = makeCommand(worktree: worktree, buildDirectory: buildDirectory, targets: ["bzImage"])
@@ -92,23 +91,23 @@ public struct KernelBuilder: Sendable {
                 // Interrupted (SIGINT, SIGTERM): not the series' fault, and nothing to remember.
                 try Task.checkCancellation()
                 if let full = Self.outOfSpace(log: log, directory: buildDirectory) {
-                    throw NetrigError(phase: phase, blame: .infrastructure, subject: "disk of \(buildDirectory)",
+                    throw NetrigError(blame: .infrastructure, subject: "disk of \(buildDirectory)",
                                       message: "the build ran out of disk space (\(full))",
-                                      details: lastErrors(log) + ["free space under \(buildDirectory) and run again; the cache is under \(artifactDirectory)",
-                                                                  "log: \(log)"])
+                                      details: lastErrors(log) + ["free space under \(buildDirectory) and run again; the cache is under \(artifactDirectory)"],
+                                      code: .outOfDisk, log: log)
                 }
                 // Only a compiler's error is certain to repeat; a killed or out-of-space build is retried next time.
                 if cancelled() == false, hasCompilerError(log) {
                     try? FileManager.default.removeItem(atPath: failedLog)
                     try? FileManager.default.copyItem(atPath: log, toPath: failedLog)
                 }
-                throw buildFailure(log: log, request: request, phase: phase, blame: blame)
+                throw buildFailure(log: log, request: request, blame: blame)
             }
             let headers = makeCommand(worktree: worktree, buildDirectory: buildDirectory, targets: ["headers_install"])
             reproducer.append(headers.argv)
             guard try await runner.run(headers, logTo: log) == 0 else {
-                throw NetrigError(phase: phase, blame: .infrastructure, subject: "make headers_install",
-                                  message: "failed", details: ["log: \(log)"])
+                throw NetrigError(blame: .infrastructure, subject: "make headers_install",
+                                  message: "failed", log: log)
             }
             let after = try await ccacheStats()
 
@@ -127,7 +126,7 @@ public struct KernelBuilder: Sendable {
                 // Sources the workload needs from the tree are checked before gcc runs: a tree that lacks one
                 // (another layout, another version) is named with the path, not as a compiler error.
                 if let missing = program.sources.first(where: { !FileManager.default.fileExists(atPath: worktree + "/" + $0) }) {
-                    throw NetrigError(phase: phase, blame: request.side == .baseline ? .usage : .series, subject: "program \(program.name)",
+                    throw NetrigError(blame: request.side == .baseline ? .usage : .series, subject: "program \(program.name)",
                                       message: "the tree has no \(missing), which the workload's program is built from",
                                       details: ["looked at: \(worktree)/\(missing)"])
                 }
@@ -142,8 +141,8 @@ public struct KernelBuilder: Sendable {
                     + program.sources.map { worktree + "/" + $0 } + shipped + [lineBuffered] + program.libraries)
                 reproducer.append(compile.argv)
                 guard try await runner.run(compile, logTo: log) == 0 else {
-                    throw NetrigError(phase: phase, blame: blame, subject: "program \(program.name)",
-                                      message: "does not compile against this tree", details: lastErrors(log) + ["log: \(log)"])
+                    throw NetrigError(blame: blame, subject: "program \(program.name)",
+                                      message: "does not compile against this tree", details: lastErrors(log), log: log)
                 }
                 programs[program.name] = artifactDirectory + "/programs/" + program.name
             }
@@ -156,8 +155,8 @@ public struct KernelBuilder: Sendable {
             case .success(let ynl):
                 let pack = HostCommand("tar", TreeTools.ynlPackArguments(ynl, worktree: worktree, output: staging + "/programs/ynl"))
                 guard try await runner.run(pack, logTo: log) == 0 else {
-                    throw NetrigError(phase: phase, blame: .infrastructure, subject: "ynl (\(ynl.cli))",
-                                      message: "cannot pack the tree's ynl CLI", details: ["log: \(log)"])
+                    throw NetrigError(blame: .infrastructure, subject: "ynl (\(ynl.cli))",
+                                      message: "cannot pack the tree's ynl CLI", log: log)
                 }
                 programs["ynl"] = artifactDirectory + "/programs/ynl"
             case .failure(let missing):
@@ -175,7 +174,7 @@ public struct KernelBuilder: Sendable {
                 ccacheHitRatio: hits + misses > 0 ? Double(hits) / Double(hits + misses) : nil, reproducer: reproducer)
             artifact.unchecked = unchecked
             try JSONEncoder().encode(artifact).write(to: URL(fileURLWithPath: staging + "/artifact.json"))
-            try await writeChecksums(staging, phase: phase)
+            try await writeChecksums(staging)
             try? FileManager.default.removeItem(atPath: artifactDirectory)
             try FileManager.default.moveItem(atPath: staging, toPath: artifactDirectory)
             return artifact
@@ -192,11 +191,6 @@ public struct KernelBuilder: Sendable {
     __attribute__((constructor)) static void netrig_line_buffered_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
 
     """
-
-    /// The message of the error `build` throws when make fails (as opposed to configuration errors).
-    public static let buildFailedMessage = "the build failed"
-    /// Added to the details of a failure remembered from an earlier build of the same inputs.
-    public static let cachedFailureNote = "not rebuilt: the same inputs failed to build before"
 
     static func cacheKey(treeHash: String, config: KernelConfigSpec, programs: [GuestProgram], compiler: String) -> String {
         var hasher = SHA256()
@@ -243,7 +237,7 @@ public struct KernelBuilder: Sendable {
                 return .corrupted(failed.isEmpty ? "its checksums do not verify" : failed.joined(separator: ", "))
             }
         } else {
-            try? await writeChecksums(directory, phase: side == .baseline ? .buildBaseline : .buildPatched)
+            try? await writeChecksums(directory)
         }
         artifact.side = side
         artifact.commit = commit
@@ -255,7 +249,7 @@ public struct KernelBuilder: Sendable {
 
     /// Records the checksum of every file of an entry (the record itself, the kernel, its config, its log and
     /// its programs).
-    func writeChecksums(_ directory: String, phase: Phase) async throws {
+    func writeChecksums(_ directory: String) async throws {
         let fm = FileManager.default
         let files = (fm.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? [])
             .filter { $0 != Self.checksumFile && !$0.hasSuffix(".tmp") }
@@ -263,7 +257,7 @@ public struct KernelBuilder: Sendable {
             .sorted()
         let sums = try await runner.run(HostCommand("sha256sum", ["--"] + files, workingDirectory: directory))
         guard sums.succeeded else {
-            throw NetrigError(phase: phase, blame: .infrastructure, subject: directory, message: "sha256sum failed",
+            throw NetrigError(blame: .infrastructure, subject: directory, message: "sha256sum failed",
                               details: sums.standardError.lastLines(3))
         }
         try sums.standardOutput.write(toFile: directory + "/" + Self.checksumFile + ".tmp", atomically: false, encoding: .utf8)
@@ -282,13 +276,13 @@ public struct KernelBuilder: Sendable {
     /// Writes the config (tinyconfig's fragments plus the requested ones through allnoconfig, then
     /// olddefconfig) and proves every requested symbol held. `.config` is replaced only when it changes, so
     /// an unchanged config rebuilds nothing.
-    func configure(_ request: BuildRequest, worktree: String, buildDirectory: String, log: String, phase: Phase,
+    func configure(_ request: BuildRequest, worktree: String, buildDirectory: String, log: String,
                    blame: NetrigError.Blame, reproducer: inout [[String]], compiler: String = "") async throws -> String {
         var merged = ""
         for base in ["kernel/configs/tiny.config", "arch/x86/configs/tiny.config"] {
             // A tree without them would build some other config, silently.
             guard let text = try? String(contentsOfFile: worktree + "/" + base, encoding: .utf8) else {
-                throw NetrigError(phase: phase, blame: blame, subject: "config \(request.config.name)",
+                throw NetrigError(blame: blame, subject: "config \(request.config.name)",
                                   message: "the tree has no \(base): netrig's configs start from tinyconfig", details: ["looked at: \(worktree)/\(base)"])
             }
             merged += text + "\n"
@@ -317,8 +311,8 @@ public struct KernelBuilder: Sendable {
         } else {
             try? FileManager.default.removeItem(atPath: stampPath)
             guard try await runner.run(generate, logTo: log) == 0 else {
-                throw NetrigError(phase: .configure, blame: blame, subject: request.config.name, message: "allnoconfig failed",
-                                  details: lastErrors(log) + ["log: \(log)"])
+                throw NetrigError(blame: blame, subject: request.config.name, message: "allnoconfig failed",
+                                  details: lastErrors(log), code: .configRefused, log: log)
             }
             let candidateText = try String(contentsOfFile: buildDirectory + "/" + candidate, encoding: .utf8)
             let currentText = try? String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
@@ -326,17 +320,17 @@ public struct KernelBuilder: Sendable {
                 try candidateText.write(toFile: buildDirectory + "/.config", atomically: true, encoding: .utf8)
             }
             guard try await runner.run(olddefconfig, logTo: log) == 0 else {
-                throw NetrigError(phase: .configure, blame: blame, subject: request.config.name, message: "olddefconfig failed",
-                                  details: lastErrors(log) + ["log: \(log)"])
+                throw NetrigError(blame: blame, subject: request.config.name, message: "olddefconfig failed",
+                                  details: lastErrors(log), code: .configRefused, log: log)
             }
             try "\(stampKey) \(request.commit)".write(toFile: stampPath, atomically: true, encoding: .utf8)
         }
         let effectiveText = try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
         let dropped = try await verify(request.config, effective: effectiveText, worktree: worktree)
         if !dropped.isEmpty {
-            throw NetrigError(phase: .configure, blame: blame, subject: dropped.map(\.symbol).joined(separator: ", "),
+            throw NetrigError(blame: blame, subject: dropped.map(\.symbol).joined(separator: ", "),
                               message: "requested symbol(s) did not survive olddefconfig (\(request.side.rawValue) at \(request.commit.prefix(12)))",
-                              details: dropped.map { "\($0.symbol)=\($0.requested) became \($0.actual): \($0.reason)" })
+                              details: dropped.map { "\($0.symbol)=\($0.requested) became \($0.actual): \($0.reason)" }, code: .configRefused)
         }
         return SHA256.hex(effectiveText)
     }
@@ -376,9 +370,11 @@ public struct KernelBuilder: Sendable {
         return nil
     }
 
-    func buildFailure(log: String, request: BuildRequest, phase: Phase, blame: NetrigError.Blame) -> NetrigError {
-        NetrigError(phase: phase, blame: blame, subject: "\(request.side.rawValue) kernel at \(request.commit.prefix(12))",
-                    message: Self.buildFailedMessage, details: lastErrors(log) + ["log: \(log)"])
+    /// make failed on the kernel: `.buildFailed` with its log (what PatchBuilds reads), as opposed to a
+    /// config that cannot be had (`.configRefused`) or a full disk (`.outOfDisk`).
+    func buildFailure(log: String, request: BuildRequest, blame: NetrigError.Blame) -> NetrigError {
+        NetrigError(blame: blame, subject: "\(request.side.rawValue) kernel at \(request.commit.prefix(12))",
+                    message: "the build failed", details: lastErrors(log), code: .buildFailed, log: log)
     }
 
     static func append(_ text: String, to path: String) {

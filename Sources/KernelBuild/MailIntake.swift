@@ -63,8 +63,8 @@ public enum MailIntake {
             let target = scratch + "/unpacked-\(number).mbox"
             let gunzip = try await runner.run(HostCommand("sh", ["-c", "exec gzip -dc -- \"$1\" >\"$2\"", "sh", path, target]))
             guard gunzip.succeeded else {
-                throw NetrigError(phase: .applySeries, blame: .series, subject: path, message: "a gzip file that does not unpack",
-                                  details: gunzip.standardError.lastLines(3))
+                throw NetrigError(blame: .series, subject: path, message: "a gzip file that does not unpack",
+                                  details: gunzip.standardError.lastLines(3), code: .seriesUnreadable)
             }
             if let unpacked = fm.contents(atPath: target), !unpacked.isEmpty { inputs.append((target, unpacked)) }
         }
@@ -78,8 +78,9 @@ public enum MailIntake {
         if inputs.contains(where: { $0.data.map(Self.isMboxrd) ?? false }) { options.append("--mboxrd") }
         let split = try await runner.run(HostCommand("git", ["mailsplit"] + options + ["--"] + paths))
         guard split.succeeded else {
-            throw NetrigError(phase: .applySeries, blame: .series, subject: paths.joined(separator: ", "),
-                              message: "no mail messages found: git mailsplit cannot read it as mail", details: split.standardError.lastLines(4))
+            throw NetrigError(blame: .series, subject: paths.joined(separator: ", "),
+                              message: "no mail messages found: git mailsplit cannot read it as mail", details: split.standardError.lastLines(4),
+                              code: .seriesUnreadable)
         }
         let names = try fm.contentsOfDirectory(atPath: scratch + "/split").sorted()
         var messages: [MailMessage] = []
@@ -89,8 +90,9 @@ public enum MailIntake {
             let info = try await runner.run(HostCommand("sh", ["-c", "exec git mailinfo -k \"$1\" \"$2\" <\"$3\"", "sh",
                                                                scratch + "/msg", scratch + "/patch", file]))
             guard info.succeeded else {
-                throw NetrigError(phase: .applySeries, blame: .series, subject: paths.joined(separator: ", ") + " (message \(Int(name) ?? 0))",
-                                  message: "git mailinfo cannot read the message", details: info.standardError.lastLines(4))
+                throw NetrigError(blame: .series, subject: paths.joined(separator: ", ") + " (message \(Int(name) ?? 0))",
+                                  message: "git mailinfo cannot read the message", details: info.standardError.lastLines(4),
+                                  code: .seriesUnreadable)
             }
             let fields = Self.fields(info.standardOutput)
             let headers = Self.rawHeaders(raw)

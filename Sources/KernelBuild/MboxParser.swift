@@ -10,7 +10,7 @@ public enum MboxParser {
         let fm = FileManager.default
         let file = fm.temporaryDirectory.appendingPathComponent("netrig-mbox-\(getpid())-\(UUID().uuidString.prefix(8))").path
         guard fm.createFile(atPath: file, contents: mbox) else {
-            throw NetrigError(phase: .applySeries, blame: .infrastructure, subject: file, message: "cannot write a temporary file")
+            throw NetrigError(blame: .infrastructure, subject: file, message: "cannot write a temporary file")
         }
         defer { try? fm.removeItem(atPath: file) }
         let messages = try await MailIntake.read([file], runner: runner)

@@ -114,8 +114,8 @@ extension LocalKernelPipeline {
         do {
             return KernelBuilder.parseConfig(try String(contentsOfFile: artifact.configPath, encoding: .utf8))
         } catch {
-            throw NetrigError(phase: .buildPatched, blame: .infrastructure, subject: artifact.configPath,
-                              message: "cannot read the effective config: \(error)")
+            throw NetrigError(blame: .infrastructure, subject: artifact.configPath,
+                              message: "cannot read the effective config: \(error)", cause: error)
         }
     }
 
@@ -145,18 +145,14 @@ extension LocalKernelPipeline {
                 log = artifact.buildLog
                 build = PatchBuild(patch: number, subject: subject, commit: commit, succeeded: true, cached: artifact.cached,
                                    seconds: artifact.cached ? 0 : Self.seconds(since: start), log: log)
-            } catch let error as NetrigError where error.message == KernelBuilder.buildFailedMessage && !Task.isCancelled {
-                log = error.details.first { $0.hasPrefix("log: ") }.map { String($0.dropFirst(5)) } ?? ""
-                let text = Self.read(log)
-                let firstError = reader.diagnostics(text).first { $0.severity == .error }?.text
-                    ?? error.details.first { !$0.hasPrefix("log: ") && $0 != KernelBuilder.cachedFailureNote } ?? error.message
-                build = PatchBuild(patch: number, subject: subject, commit: commit, succeeded: false, firstError: firstError,
-                                   cached: error.details.contains(KernelBuilder.cachedFailureNote),
-                                   seconds: Self.seconds(since: start), log: log.isEmpty ? nil : log)
+            } catch let error as NetrigError where error.isCode(.buildFailed) && !Task.isCancelled {
+                log = error.log ?? ""
+                build = Self.failedBuild(error, patch: number, subject: subject, commit: commit, logText: Self.read(log),
+                                         reader: reader, seconds: Self.seconds(since: start))
             }
             // A failed build stopped part-way: its log is no picture of the warnings, so it teaches nothing.
             if build.succeeded {
-                let diff = try await git.run(["diff", "--unified=0", "--no-color", "--no-renames", parent, commit], phase: .buildPatches)
+                let diff = try await git.run(["diff", "--unified=0", "--no-color", "--no-renames", parent, commit])
                 let text = Self.read(log)
                 build.newWarnings = ledger.newWarnings(in: text, addedLines: AddedLines.parse(diff), reader: reader).map(\.text)
                 ledger.learn(text, reader: reader)
@@ -165,6 +161,16 @@ extension LocalKernelPipeline {
             parent = commit
         }
         return results
+    }
+
+    /// The record of a patch whose kernel did not build (`error` is a `.buildFailed`): its first compiler
+    /// error from the log (`logText`, the text of `error.log`), else the error's first detail, else its
+    /// message; `cached` when the failure was remembered from the same inputs rather than built again.
+    static func failedBuild(_ error: NetrigError, patch: Int, subject: String, commit: String, logText: String,
+                            reader: BuildLogReader, seconds: Double) -> PatchBuild {
+        let firstError = reader.diagnostics(logText).first { $0.severity == .error }?.text ?? error.details.first ?? error.message
+        return PatchBuild(patch: patch, subject: subject, commit: commit, succeeded: false, firstError: firstError,
+                          cached: error.cached, seconds: seconds, log: error.log.flatMap { $0.isEmpty ? nil : $0 })
     }
 
     static func read(_ path: String) -> String {

@@ -26,8 +26,8 @@ struct SeriesApplier: Sendable {
                 try Data(patch.decodedDiff.utf8).write(to: URL(fileURLWithPath: diffFile))
                 let check = try await git.tryRun(["apply", "--check", "--verbose", diffFile])
                 _ = try await git.tryRun(["am", "--abort"])
-                let head = try await git.run(["rev-parse", "HEAD"], phase: .applySeries)
-                try await git.run(["update-ref", "refs/netrig/applied", head], phase: .applySeries)
+                let head = try await git.run(["rev-parse", "HEAD"])
+                try await git.run(["update-ref", "refs/netrig/applied", head])
                 let rest = Array(series.patches.drop { $0.index < patch.index })
                 if let applied = try await alreadyApplied(rest, on: head, git: git, scratch: scratch) {
                     throw applied
@@ -35,9 +35,9 @@ struct SeriesApplier: Sendable {
                 throw failure(patch: patch, amOutput: am.standardError + am.standardOutput,
                               checkOutput: check.standardError, keptAt: head, applied: commits.count)
             }
-            commits.append(try await git.run(["rev-parse", "HEAD"], phase: .applySeries))
+            commits.append(try await git.run(["rev-parse", "HEAD"]))
         }
-        try await git.run(["update-ref", "refs/netrig/applied", commits.last ?? base], phase: .applySeries)
+        try await git.run(["update-ref", "refs/netrig/applied", commits.last ?? base])
         return AppliedSeries(baseCommit: base, commits: commits)
     }
 
@@ -52,11 +52,11 @@ struct SeriesApplier: Sendable {
             guard try await git.tryRun(["apply", "--reverse", file]).succeeded else { break }
             reversed += 1
         }
-        try await git.run(["checkout", "--quiet", "--force", head], phase: .applySeries)
-        try await git.run(["clean", "-fdxq"], phase: .applySeries)
+        try await git.run(["checkout", "--quiet", "--force", head])
+        try await git.run(["clean", "-fdxq"])
         guard reversed == patches.count else { return nil }
         let which = patches.count == 1 ? "\(first.label) is" : "patches \(first.index)–\(last.index) of \(last.total) are"
-        return NetrigError(phase: .applySeries, blame: .usage, subject: first.label,
+        return NetrigError(blame: .usage, subject: first.label,
                            message: "\(which) already applied on the base \(head.prefix(12)): every one of them reverse-applies there",
                            details: ["the base already contains the series: test it on the commit before it (--base REF), or on a tree without it"],
                            patch: first.index)
@@ -64,8 +64,8 @@ struct SeriesApplier: Sendable {
 
     func checkout(_ commit: String, in git: Git) async throws {
         _ = try await git.tryRun(["am", "--abort"])
-        try await git.run(["checkout", "--quiet", "--detach", "--force", commit], phase: .applySeries)
-        try await git.run(["clean", "-fdxq"], phase: .applySeries)
+        try await git.run(["checkout", "--quiet", "--detach", "--force", commit])
+        try await git.run(["clean", "-fdxq"])
     }
 
     func failure(patch: Patch, amOutput: String, checkOutput: String, keptAt: String, applied: Int) -> NetrigError {
@@ -87,8 +87,8 @@ struct SeriesApplier: Sendable {
         }
         details += lines.filter { $0.hasPrefix("error:") && !$0.hasPrefix("error: patch failed") }.prefix(4)
         details.append("the \(applied) patch(es) before it are applied at \(keptAt.prefix(12)) (refs/netrig/applied)")
-        return NetrigError(phase: .applySeries, blame: .series, subject: patch.label,
-                           message: "does not apply", details: details, patch: patch.index)
+        return NetrigError(blame: .series, subject: patch.label,
+                           message: "does not apply", details: details, patch: patch.index, code: .patchDoesNotApply)
     }
 
     /// The `@@ -start,len +start,len @@` header of the hunk for `file` starting at `oldStart`.

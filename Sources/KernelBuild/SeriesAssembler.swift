@@ -37,8 +37,9 @@ public enum SeriesAssembler {
         let revision: Int
         if let wanted {
             guard revisions.contains(wanted) else {
-                throw NetrigError(phase: .applySeries, blame: .usage, subject: "--revision \(wanted)",
-                                  message: "\(source) holds no v\(wanted) patches; it holds " + revisions.map { "v\($0)" }.joined(separator: ", "))
+                throw NetrigError(blame: .usage, subject: "--revision \(wanted)",
+                                  message: "\(source) holds no v\(wanted) patches; it holds " + revisions.map { "v\($0)" }.joined(separator: ", "),
+                                  code: .seriesUnreadable)
             }
             revision = wanted
         } else {
@@ -158,7 +159,7 @@ public enum SeriesAssembler {
     }
 
     static func error(_ source: String, _ message: String) -> NetrigError {
-        NetrigError(phase: .applySeries, blame: .series, subject: source, message: message)
+        NetrigError(blame: .series, subject: source, message: message, code: .seriesUnreadable)
     }
 
     /// A patch part that changes files: a git diff, a traditional diff, or a binary patch.

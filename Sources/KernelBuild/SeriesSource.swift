@@ -21,11 +21,11 @@ public enum SeriesSource {
         guard let path else { throw usage("--series", "no series given") }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw NetrigError(phase: .applySeries, blame: .usage, subject: path, message: "no such series file or directory")
+            throw NetrigError(blame: .usage, subject: path, message: "no such series file or directory", code: .seriesUnreadable)
         }
         if isDirectory.boolValue { return try await fromDirectory(path, revision: revision, runner: runner) }
         guard FileManager.default.isReadableFile(atPath: path) else {
-            throw NetrigError(phase: .applySeries, blame: .usage, subject: path, message: "cannot read the series file")
+            throw NetrigError(blame: .usage, subject: path, message: "cannot read the series file", code: .seriesUnreadable)
         }
         return try SeriesAssembler.assemble(try await MailIntake.read([path], runner: runner), source: path, revision: revision)
     }
@@ -43,7 +43,7 @@ public enum SeriesSource {
             .filter { name in [".patch", ".diff", ".eml", ".mbox"].contains { name.hasSuffix($0) } }
             .sorted()
         guard !names.isEmpty else {
-            throw NetrigError(phase: .applySeries, blame: .usage, subject: directory, message: "no .patch files in the directory")
+            throw NetrigError(blame: .usage, subject: directory, message: "no .patch files in the directory", code: .seriesUnreadable)
         }
         let messages = try await MailIntake.read(names.map { directory + "/" + $0 }, runner: runner)
         return try SeriesAssembler.assemble(messages, source: directory, revision: revision, numberByPosition: true)
@@ -56,8 +56,8 @@ public enum SeriesSource {
             throw usage(range, "a range is BASE..TIP, e.g. net-next/main..my-series")
         }
         let git = Git(directory: tree, runner: runner)
-        let base = try await git.run(["rev-parse", "--verify", ends[0] + "^{commit}"], phase: .applySeries)
-        let count = try await git.run(["rev-list", "--count", "--no-merges", range], phase: .applySeries)
+        let base = try await git.run(["rev-parse", "--verify", ends[0] + "^{commit}"])
+        let count = try await git.run(["rev-list", "--count", "--no-merges", range])
         guard let number = Int(count), number > 0 else { throw usage(range, "the range holds no commits") }
         // Files git writes itself (-o), read as bytes: a commit with text that is not UTF-8 stays as it is.
         let fm = FileManager.default
@@ -66,8 +66,8 @@ public enum SeriesSource {
         let formatted = try await git.tryRun(["format-patch", "--quiet", "-o", scratch, "--no-signature", "--no-color", "--numbered",
                                               "--base=" + base, range])
         guard formatted.succeeded else {
-            throw NetrigError(phase: .applySeries, blame: .usage, subject: range, message: "git format-patch failed",
-                              details: formatted.standardError.lastLines(4))
+            throw NetrigError(blame: .usage, subject: range, message: "git format-patch failed",
+                              details: formatted.standardError.lastLines(4), code: .seriesUnreadable)
         }
         let files = try fm.contentsOfDirectory(atPath: scratch).sorted().map { scratch + "/" + $0 }
         var series = try SeriesAssembler.assemble(try await MailIntake.read(files, runner: runner), source: "\(tree) \(range)")
@@ -76,6 +76,6 @@ public enum SeriesSource {
     }
 
     static func usage(_ subject: String, _ message: String) -> NetrigError {
-        NetrigError(phase: .applySeries, blame: .usage, subject: subject, message: message)
+        NetrigError(blame: .usage, subject: subject, message: message, code: .seriesUnreadable)
     }
 }

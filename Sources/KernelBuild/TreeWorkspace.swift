@@ -42,10 +42,11 @@ public struct TreeWorkspace: Sendable {
             // Never a silent HEAD: a series applied elsewhere than its base may fail (blamed on the series)
             // or pass (a proof about another base).
             guard try await git.tryRun(["cat-file", "-e", trailer + "^{commit}"]).succeeded else {
-                throw NetrigError(phase: .prepareTree, blame: .usage, subject: "base-commit \(trailer)",
+                throw NetrigError(blame: .usage, subject: "base-commit \(trailer)",
                                   message: "the series' base-commit is not in \(name) (\(repository))",
                                   details: ["fix: fetch it into a tree of yours and give that tree: git -C TREE fetch REMOTE \(trailer); netrig run --tree TREE",
-                                            "or test the series on another base, knowingly: --base REF (e.g. --base HEAD)"])
+                                            "or test the series on another base, knowingly: --base REF (e.g. --base HEAD)"],
+                                  code: .treeRefused)
             }
             baseRef = trailer
         } else {
@@ -53,15 +54,15 @@ public struct TreeWorkspace: Sendable {
         }
         let resolved = try await git.tryRun(["rev-parse", "--verify", "--quiet", baseRef + "^{commit}"])
         guard resolved.succeeded else {
-            throw NetrigError(phase: .prepareTree, blame: .usage, subject: "--base \(baseRef)",
-                              message: "no such commit in \(repository)")
+            throw NetrigError(blame: .usage, subject: "--base \(baseRef)",
+                              message: "no such commit in \(repository)", code: .treeRefused)
         }
         let commit = resolved.standardOutput.trimmingWhitespace
         let version = (try? await kernelVersion(repository: repository, commit: commit)) ?? "unknown"
         if let parsed = KernelVersion(version), parsed < NamedTree.oldestSupportedVersion {
-            throw NetrigError(phase: .prepareTree, blame: .usage, subject: "--tree \(request ?? name)",
+            throw NetrigError(blame: .usage, subject: "--tree \(request ?? name)",
                               message: "Linux \(version) is older than netrig supports (\(NamedTree.oldestSupportedVersion.major).\(NamedTree.oldestSupportedVersion.minor) or newer: netmem, page_pool's netlink API and devmem TCP)",
-                              details: ["named trees: " + NamedTree.all.map(\.name).joined(separator: ", ")])
+                              details: ["named trees: " + NamedTree.all.map(\.name).joined(separator: ", ")], code: .treeRefused)
         }
         return KernelTree(repository: repository, name: "\(name) (\(version))", baseCommit: commit, version: version)
     }
@@ -71,14 +72,14 @@ public struct TreeWorkspace: Sendable {
         let git = Git(directory: absolute, runner: runner)
         let top = try await git.tryRun(["rev-parse", "--show-toplevel"])
         guard top.succeeded else {
-            throw NetrigError(phase: .prepareTree, blame: .usage, subject: "--tree \(path)",
-                              message: "not a git repository", details: top.standardError.lastLines(2))
+            throw NetrigError(blame: .usage, subject: "--tree \(path)",
+                              message: "not a git repository", details: top.standardError.lastLines(2), code: .treeRefused)
         }
-        let status = try await git.run(["status", "--porcelain", "--untracked-files=no"], phase: .prepareTree)
+        let status = try await git.run(["status", "--porcelain", "--untracked-files=no"])
         guard status.isEmpty else {
-            throw NetrigError(phase: .prepareTree, blame: .usage, subject: "--tree \(path)",
+            throw NetrigError(blame: .usage, subject: "--tree \(path)",
                               message: "the tree has uncommitted changes; commit or stash them (netrig builds commits, never your checkout)",
-                              details: status.lastLines(5))
+                              details: status.lastLines(5), code: .treeRefused)
         }
         return top.standardOutput.trimmingWhitespace
     }
@@ -90,7 +91,7 @@ public struct TreeWorkspace: Sendable {
     public func imported(_ named: NamedTree) async -> (version: String, commit: String)? {
         let git = Git(directory: directories.trees + "/" + named.directoryName, runner: runner)
         guard let head = try? await git.tryRun(["rev-parse", "--verify", "HEAD"]), head.succeeded,
-              let makefile = try? await git.run(["show", "HEAD:Makefile"], phase: .prepareTree) else { return nil }
+              let makefile = try? await git.run(["show", "HEAD:Makefile"]) else { return nil }
         return (Self.makefileVersion(makefile), head.standardOutput.trimmingWhitespace)
     }
 
@@ -127,16 +128,16 @@ public struct TreeWorkspace: Sendable {
         progress.status("importing \(debianTarball) into \(target) (once)")
         let untar = try await runner.run(HostCommand("tar", ["-xf", debianTarball, "-C", staging, "--strip-components=1"]))
         guard untar.succeeded else {
-            throw NetrigError(phase: .prepareTree, blame: .infrastructure, subject: debianTarball,
+            throw NetrigError(blame: .infrastructure, subject: debianTarball,
                               message: "cannot extract", details: untar.standardError.lastLines(4))
         }
         let git = Git(directory: staging, runner: runner)
-        try await git.run(["init", "--quiet"], phase: .prepareTree)
-        try await git.run(["config", "gc.auto", "0"], phase: .prepareTree)
+        try await git.run(["init", "--quiet"])
+        try await git.run(["config", "gc.auto", "0"])
         progress.status("importing: git add -f (about a minute)")
-        try await git.run(["add", "-f", "."], phase: .prepareTree)
+        try await git.run(["add", "-f", "."])
         let version = (try? String(contentsOfFile: staging + "/Makefile", encoding: .utf8)).map(Self.makefileVersion) ?? "unknown"
-        try await git.run(["commit", "--quiet", "-m", named.importMessage(version: version)], phase: .prepareTree)
+        try await git.run(["commit", "--quiet", "-m", named.importMessage(version: version)])
         try await canonicalize(staging, named)
         try? fm.removeItem(atPath: target)
         try fm.moveItem(atPath: staging, toPath: target)
@@ -147,13 +148,13 @@ public struct TreeWorkspace: Sendable {
     /// place: the same tree, so worktrees and build caches stay valid.
     func canonicalize(_ repository: String, _ named: NamedTree) async throws {
         let git = Git(directory: repository, runner: runner)
-        let head = try await git.run(["rev-parse", "HEAD"], phase: .prepareTree)
-        let tree = try await git.run(["rev-parse", "HEAD^{tree}"], phase: .prepareTree)
-        let version = Self.makefileVersion(try await git.run(["show", "HEAD:Makefile"], phase: .prepareTree))
-        let canonical = try await git.run(["commit-tree", tree, "-m", named.importMessage(version: version)], phase: .prepareTree,
+        let head = try await git.run(["rev-parse", "HEAD"])
+        let tree = try await git.run(["rev-parse", "HEAD^{tree}"])
+        let version = Self.makefileVersion(try await git.run(["show", "HEAD:Makefile"]))
+        let canonical = try await git.run(["commit-tree", tree, "-m", named.importMessage(version: version)],
                                           environment: ["GIT_AUTHOR_DATE": Git.fixedDate])
         if canonical != head {
-            try await git.run(["update-ref", "-m", "netrig: canonical import commit", "HEAD", canonical], phase: .prepareTree)
+            try await git.run(["update-ref", "-m", "netrig: canonical import commit", "HEAD", canonical])
         }
     }
 
@@ -167,7 +168,7 @@ public struct TreeWorkspace: Sendable {
     }
 
     func kernelVersion(repository: String, commit: String) async throws -> String {
-        let makefile = try await Git(directory: repository, runner: runner).run(["show", "\(commit):Makefile"], phase: .prepareTree)
+        let makefile = try await Git(directory: repository, runner: runner).run(["show", "\(commit):Makefile"])
         return Self.makefileVersion(makefile)
     }
 
@@ -185,7 +186,7 @@ public struct TreeWorkspace: Sendable {
             if fm.fileExists(atPath: path + "/.git") { return path }
             let repo = Git(directory: tree.repository, runner: runner)
             _ = try await repo.tryRun(["worktree", "prune"])
-            try await repo.run(["worktree", "add", "--detach", "--force", path, tree.baseCommit], phase: .prepareTree)
+            try await repo.run(["worktree", "add", "--detach", "--force", path, tree.baseCommit])
             return path
         }
     }

@@ -68,13 +68,13 @@ struct BootCommand: NetrigCommand {
                           extraCommandLine: extraArguments, memoryMiB: guest.memory, vcpus: guest.bootVCPUs,
                           links: links, end: end, viommu: guest.viommu, accelerator: accelerator, clock: clock,
                           workDirectory: scratch + "/\(number)-\(end)", bootTimeout: .seconds(guest.bootTimeout),
-                          phase: .testBaseline, blameForKernel: .usage,
+                          blameForKernel: .usage,
                           silentConsoleTimeout: accelerator == .kvm ? RunEngine.silentConsoleTimeout : nil)
             }
             do {
                 status = try await boot(specs, launcher: launcher, machine: machine, links: links, topology: topologyChoice,
                                         number: number, progress: progress, say: context.say(json: nil))
-            } catch let error as NetrigError where error.code?.isKVMFailure == true {
+            } catch let error as NetrigError where error.code.isKVMFailure {
                 let (reason, correction) = MachineChoice.kvmFailure(error, of: "netrig boot", silentFor: RunEngine.silentConsoleTimeout)
                 guard case .switched = await machine.fallBack(from: accelerator, reason: reason) else { throw error }
                 progress.note("accelerator: \(reason): booting again under TCG (the host's answer is corrected)")
@@ -97,7 +97,7 @@ struct BootCommand: NetrigCommand {
                              first.initSeconds.map { String(format: "%.2f s", $0) } ?? "not seen", first.bootSeconds, ratio))
                 for link in links {
                     progress.status("wiring \(link.label)")
-                    _ = try await LinkSetup.wire(link, on: guests, phase: .testBaseline)
+                    _ = try await LinkSetup.wire(link, on: guests)
                     progress.note("\(link.label): \(link.localInterface) \(link.localAddress) <-> \(link.peerAddress) \(link.peerInterface)"
                                   + (topologyChoice == .loop ? " in namespace \(link.peerNamespace)" : " on boot-peer"))
                 }

@@ -237,18 +237,21 @@ extension Finding {
         let kind: Kind
         if error.blame == .infrastructure {
             kind = .infrastructure
+        } else if error.isCode(.configRefused) {
+            // A config that cannot hold on the tree is found while a kernel is built: the code says so, not the phase.
+            kind = .config
         } else {
             switch error.phase {
             case .applySeries: kind = .apply
             case .configure: kind = .config
-            case .buildBaseline, .buildPatches, .buildPatched: kind = error.message.contains("olddefconfig") ? .config : .build
+            case .buildBaseline, .buildPatches, .buildPatched: kind = .build
             case .testBaseline, .testPatched, .checkLeaks, .probeAccel: kind = .boot
             default: kind = .infrastructure
             }
         }
         return Finding(kind: kind, blame: error.blame, config: plan.configName, nic: plan.nic.rawValue, workload: plan.workload,
                        patch: error.patch, summary: error.subject.map { "\($0): \(error.message)" } ?? error.message,
-                       evidence: Evidence(details: error.details))
+                       evidence: Evidence(details: error.supportingLines))
     }
 
 }

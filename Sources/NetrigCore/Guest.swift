@@ -8,30 +8,12 @@ public enum NICModel: String, Sendable, Codable, CaseIterable {
     case netdevsim
     case veth
 
-    /// A QEMU device (true) or a device the guest kernel creates itself (false).
-    public var isEmulated: Bool { qemuDevice != nil }
-
-    /// QEMU's `-device` name; nil for software devices.
-    public var qemuDevice: String? {
+    /// A device the hypervisor emulates (true) or a device the guest kernel creates itself (false). (Its
+    /// QEMU device name is GuestVM's `NICModel.qemuDevice`.)
+    public var isEmulated: Bool {
         switch self {
-        case .virtioNet: "virtio-net-pci"
-        case .e1000e: "e1000e"
-        case .igb: "igb"
-        case .vmxnet3: "vmxnet3"
-        case .netdevsim, .veth: nil
-        }
-    }
-
-    /// Device properties added under the instruction counter (`--clock virtual`), so that all of the
-    /// device's work happens in the vCPU thread at instants fixed by the instruction count, never in
-    /// QEMU's main loop at instants the host decides. virtio-net by default hands a queue kick to the main
-    /// loop (an ioeventfd) and transmits from a bottom half there; without the ioeventfd the kick is
-    /// handled where the guest wrote it, and `tx=timer` transmits from a timer on the virtual clock
-    /// (docs/VIRTUAL-TIME.md). e1000e, igb and vmxnet3 already transmit and receive in the vCPU thread.
-    public var virtualClockProperties: String {
-        switch self {
-        case .virtioNet: ",ioeventfd=off,tx=timer,x-txtimer=\(Self.virtioTXTimerNanoseconds)"
-        default: ""
+        case .virtioNet, .e1000e, .igb, .vmxnet3: true
+        case .netdevsim, .veth: false
         }
     }
 
@@ -48,9 +30,6 @@ public enum NICModel: String, Sendable, Codable, CaseIterable {
         case .virtioNet, .netdevsim, .veth: []
         }
     }
-
-    /// How long (virtual ns) virtio-net's TX timer gathers packets after a kick before it transmits them.
-    public static let virtioTXTimerNanoseconds = 1_000
 
     /// The guest driver that binds to it (as `ethtool -i` names it).
     public var driver: String {
@@ -69,9 +48,6 @@ public enum NICModel: String, Sendable, Codable, CaseIterable {
 
     /// Whether the driver allocates its RX buffers from page_pool in Linux 6.12.
     public var usesPagePool: Bool { self == .vmxnet3 || self == .netdevsim }
-
-    /// The QEMU release that added the device, for a clear error on an older hypervisor.
-    public var minimumQEMU: String? { self == .igb ? "8.0" : nil }
 }
 
 /// How the NICs under test are wired.
@@ -110,54 +86,10 @@ public struct NetworkLink: Sendable, Equatable, Codable {
     public var label: String { "\(model.rawValue) \(topology.rawValue)" + (index == 0 ? "" : " #\(index)") }
 }
 
-/// One emulated NIC of one guest: its model, which test MAC it carries, and where its packets go.
-public struct TestNIC: Sendable, Equatable {
-    public enum Backend: Sendable, Equatable {
-        /// A QEMU hub inside the one QEMU process (loop): no host socket whose timing leaks into virtual time.
-        case hub(Int)
-        /// A UDP socket pair on 127.0.0.1 (pair): this end receives on `localPort` and sends to `remotePort`.
-        case udp(localPort: Int, remotePort: Int)
-    }
-    public var model: NICModel
-    public var macIndex: Int
-    public var backend: Backend
-
-    public init(model: NICModel, macIndex: Int, backend: Backend) {
-        self.model = model
-        self.macIndex = macIndex
-        self.backend = backend
-    }
-
-    public var mac: String { GuestAddressing.testMAC(macIndex) }
-
-    /// The emulated NICs of the guests that carry `links`: in `loop` both ends of every link in the one
-    /// guest; in `pair` the local ends in the first guest and the peer ends in the second, each pair of
-    /// ends joined by two UDP ports from `ports` (asked for only when needed). Software links need none.
-    public static func wiring(_ links: [NetworkLink], ports: () throws -> Int) rethrows -> [[TestNIC]] {
-        guard let topology = links.first?.topology else { return [[]] }
-        var guests = Array(repeating: [TestNIC](), count: topology.guestCount)
-        for link in links where link.model.isEmulated {
-            switch link.topology {
-            case .loop:
-                guests[0] += [TestNIC(model: link.model, macIndex: 2 * link.index, backend: .hub(link.index)),
-                              TestNIC(model: link.model, macIndex: 2 * link.index + 1, backend: .hub(link.index))]
-            case .pair:
-                let first = try ports(), second = try ports()
-                guests[0].append(TestNIC(model: link.model, macIndex: 2 * link.index, backend: .udp(localPort: first, remotePort: second)))
-                guests[1].append(TestNIC(model: link.model, macIndex: 2 * link.index + 1, backend: .udp(localPort: second, remotePort: first)))
-            }
-        }
-        return guests
-    }
-}
-
 /// How the guest CPU is emulated.
 public enum Accelerator: String, Sendable, Codable {
     case kvm
     case tcg
-
-    /// libvirt's `<domain type=...>`.
-    public var domainType: String { self == .kvm ? "kvm" : "qemu" }
 }
 
 /// Which clock throughput is measured in. `virtual` runs QEMU with `-icount shift=1,sleep=off`: guest time
@@ -191,16 +123,14 @@ public struct GuestSpec: Sendable, Equatable {
     /// Under KVM: a guest whose console is still empty after this long is stopped with a `consoleSilent`
     /// error (nested KVM that hangs after the firmware), so that the run can boot it again under TCG.
     public var silentConsoleTimeout: Duration?
-    /// The run phase this boot belongs to, for errors; and whose fault a kernel that does not boot is.
-    public var phase: Phase
+    /// Whose fault a kernel that does not boot is. (Its errors name no phase: the engine stamps it.)
     public var blameForKernel: NetrigError.Blame
 
     public init(name: String, kernelImage: String, rootImage: String, extraCommandLine: [String] = [],
                 memoryMiB: Int = 1024, vcpus: Int = 2, links: [NetworkLink], end: Int = 0, viommu: Bool = false, accelerator: Accelerator,
                 clock: MeasurementClock, workDirectory: String, bootTimeout: Duration = .seconds(180),
-                phase: Phase = .testBaseline, blameForKernel: NetrigError.Blame = .series, silentConsoleTimeout: Duration? = nil) {
+                blameForKernel: NetrigError.Blame = .series, silentConsoleTimeout: Duration? = nil) {
         self.silentConsoleTimeout = silentConsoleTimeout
-        self.phase = phase
         self.blameForKernel = blameForKernel
         self.name = name
         self.kernelImage = kernelImage

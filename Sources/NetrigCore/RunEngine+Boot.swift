@@ -49,7 +49,7 @@ extension RunEngine {
                              links: [link], end: end, viommu: plan.viommu,
                              accelerator: accelerator, clock: clock,
                              workDirectory: workDirectory(context.runID, side) + "/\(purpose.rawValue)-\(round)\(suffix)",
-                             bootTimeout: plan.request.bootTimeout, phase: phase,
+                             bootTimeout: plan.request.bootTimeout,
                              blameForKernel: .series, silentConsoleTimeout: accelerator == .kvm ? Self.silentConsoleTimeout : nil)
         }
         return try await guests.withGuests(specs) { sessions in
@@ -72,7 +72,7 @@ extension RunEngine {
             progress.status("\(specs[0].name): booted in \(Int(sessions[0].bootSeconds)) s, running \(workload.name)")
             let outcome: WorkloadOutcome
             do {
-                outcome = try await workloads.run(workload, side: side, phase: phase, link: link, programs: remotePrograms,
+                outcome = try await workloads.run(workload, side: side, link: link, programs: remotePrograms,
                                                   repetitions: repetitions, firstRepetition: firstRepetition,
                                                   warmup: purpose == .throughput, on: sessions)
             } catch let error where !(Task.isCancelled || error is CancellationError) {
@@ -110,7 +110,7 @@ extension RunEngine {
     /// tell is lost. The boot counts for nothing else (`BootRecord.workloadFailed`).
     func salvage(_ error: any Error, side: Side, phase: Phase, purpose: BootPurpose, round: Int, sessions: [any GuestSession],
                  specs: [GuestSpec], context: TestContext) async -> NetrigError {
-        var failure = error as? NetrigError ?? NetrigError(phase: phase, blame: .infrastructure, message: "\(error)")
+        var failure = Self.netrigError(error, phase: phase)
         for (index, guest) in sessions.enumerated() {
             let collected = await collector.salvage(on: guest, side: side)
             var boot = BootRecord(side: side, nic: context.plan.request.nic, accelerator: specs[index].accelerator, clock: specs[index].clock,

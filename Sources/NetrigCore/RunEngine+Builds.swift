@@ -27,7 +27,7 @@ extension RunEngine {
         try await store.recordBuild(runID, baselineArtifact)
         if !resolved.buildOnly {
             // The workload's kconfig needs, checked on the baseline before the patches are built.
-            let values = try kernel.configValues(of: baselineArtifact)
+            let values = try Self.inPhase(.buildBaseline) { try kernel.configValues(of: baselineArtifact) }
             let missing = workload.requiredSymbols.filter { values[$0] == nil || values[$0] == "n" }
             if !missing.isEmpty {
                 throw NetrigError(phase: .buildBaseline, blame: .usage, subject: "config \(plan.configName)",
@@ -47,15 +47,15 @@ extension RunEngine {
         }
         if let last = patchBuilds.last, !last.succeeded {
             throw NetrigError(phase: .buildPatches, blame: .series, subject: "patch \(last.patch)/\(series.patches.count) '\(last.subject)'",
-                              message: "the patched kernel does not build", details: [last.firstError, last.log.map { "log: \($0)" }].compactMap { $0 },
-                              patch: last.patch)
+                              message: "the patched kernel does not build", details: [last.firstError].compactMap { $0 },
+                              patch: last.patch, code: .buildFailed, log: last.log, cached: last.cached)
         }
         let patched = BuildRequest(side: .patched, tree: tree, commit: applied.tipCommit, config: config, programs: workload.programs)
         artifacts[.patched] = try await timed(.buildPatched, runID, detail: "patched at \(applied.tipCommit.prefix(12))") {
             try await kernel.build(patched, progress: progress)
         }
         try await store.recordBuild(runID, artifacts[.patched]!)
-        let changes = try kernel.configChanges(from: artifacts[.baseline]!, to: artifacts[.patched]!)
+        let changes = try Self.inPhase(.buildPatched) { try kernel.configChanges(from: artifacts[.baseline]!, to: artifacts[.patched]!) }
         try await store.recordConfigChanges(runID, changes)
         if !changes.isEmpty {
             progress.note("the series changes the effective config: "

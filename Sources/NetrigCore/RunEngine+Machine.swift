@@ -32,7 +32,7 @@ extension RunEngine {
                 return try await boot(side: side, phase: phase, purpose: purpose, context: context,
                                       accelerator: accelerator, clock: clock, repetitions: repetitions,
                                       firstRepetition: firstRepetition, round: round)
-            } catch let error as NetrigError where error.code?.isKVMFailure == true {
+            } catch let error as NetrigError where error.code.isKVMFailure {
                 let (reason, correction) = MachineChoice.kvmFailure(error, of: "run \(context.runID) (\(side.rawValue))",
                                                                     silentFor: Self.silentConsoleTimeout)
                 switch await context.machine.fallBack(from: accelerator, reason: reason) {

@@ -52,7 +52,9 @@ extension RunEngine {
         return results
     }
 
+    /// A `NetrigError` as it is; any other error wrapped as an infrastructure failure of `phase`, with
+    /// the error itself as its cause.
     static func netrigError(_ error: any Error, phase: Phase) -> NetrigError {
-        error as? NetrigError ?? NetrigError(phase: phase, blame: .infrastructure, message: "\(error)")
+        error as? NetrigError ?? NetrigError(phase: phase, blame: .infrastructure, message: "\(error)", code: .other, cause: error)
     }
 }

@@ -59,7 +59,7 @@ public struct RunEngine: Sendable {
         do {
             resolved = try ResolvedPlan.resolve(plan, workload: workload, stored: resuming?.evidence.machine)
         } catch let error as NetrigError {
-            return try await refuse(error, plan: plan, resuming: resuming?.summary.id)
+            return try await refuse(error, in: .configure, plan: plan, resuming: resuming?.summary.id)
         }
         return try await run(resolved, series: series, workload: workload, resuming: resuming)
     }
@@ -86,29 +86,34 @@ public struct RunEngine: Sendable {
             try await store.finishRun(runID, status: .completed, verdict: verdict, error: nil)
             return Outcome(run: runID, comparison: comparison, patchBuilds: patchBuilds, findings: findings, verdict: verdict, error: nil)
         } catch {
-            var failure = error as? NetrigError
-                ?? NetrigError(phase: .store, blame: .infrastructure, message: "\(error)")
+            var failure = Self.netrigError(error, phase: .store)
+            // Outside every timed phase only the store is written to.
+            if failure.phase == nil { failure.phase = .store }
             // SIGINT or SIGTERM: whatever the interrupted step said (a killed make, a cut SSH session) is not
             // the series' fault. The run is stored as interrupted in the phase it was in.
             let interrupted = Task.isCancelled || error is CancellationError
             if interrupted {
                 failure = NetrigError(phase: failure.phase, blame: .infrastructure, subject: failure.subject,
-                                      message: Self.interruptedMessage, details: ["continue it with netrig run --resume \(runID)"])
+                                      message: Self.interruptedMessage, details: ["continue it with netrig run --resume \(runID)"],
+                                      code: .interrupted)
             }
             let verdict = Verdict(ending: failure)
             // The store writes outside this (cancelled) task, so an interrupted run is stored too.
             try? await store.finishRun(runID, status: interrupted ? .interrupted : .failed, verdict: verdict, error: failure)
-            // A patch that does not build is already a finding of its own.
-            let stopper = failure.phase == .buildPatches && !interrupted ? [] : [Finding.from(failure, plan: plan.request)]
+            // A last patch that does not build is already a finding of its own (any other error of the
+            // per-patch builds, a dropped config symbol or a full disk, is not).
+            let stopper = failure.phase == .buildPatches && failure.isCode(.buildFailed) && !interrupted ? [] : [Finding.from(failure, plan: plan.request)]
             return Outcome(run: runID, comparison: nil, patchBuilds: patchBuilds,
                            findings: Finding.from(patchBuilds, plan: plan.request) + stopper, verdict: verdict, error: failure)
         }
     }
 
     /// A run refused before anything ran (a plan that cannot run, a series that does not parse, an unknown
-    /// workload or config): stored all the same, failed in the error's phase, so a nightly job's history
-    /// shows it. `resuming` refuses a stored run again under its own id.
-    public func refuse(_ error: NetrigError, plan: RunPlan, resuming: RunID? = nil) async throws -> Outcome {
+    /// workload or config): stored all the same, failed in `phase` (the step the engine would have been in:
+    /// adapters name no phase), so a nightly job's history shows it. `resuming` refuses a stored run again
+    /// under its own id.
+    public func refuse(_ error: NetrigError, in phase: Phase, plan: RunPlan, resuming: RunID? = nil) async throws -> Outcome {
+        let error = Self.stamped(error, phase)
         let runID: RunID
         if let resuming {
             runID = resuming
@@ -116,7 +121,7 @@ public struct RunEngine: Sendable {
         } else {
             runID = try await store.createRun(plan: plan, startedAt: timestamp())
         }
-        try await store.recordPhase(runID, PhaseRecord(phase: error.phase, seconds: 0, outcome: .failed, note: error.description))
+        try await store.recordPhase(runID, PhaseRecord(phase: phase, seconds: 0, outcome: .failed, note: error.description))
         let verdict = Verdict(ending: error)
         try await store.finishRun(runID, status: .failed, verdict: verdict, error: error)
         return Outcome(run: runID, comparison: nil, patchBuilds: [], findings: [Finding.from(error, plan: plan)], verdict: verdict, error: error)
@@ -129,19 +134,31 @@ public struct RunEngine: Sendable {
         // libvirt down is found now, not after half an hour of building.
         do {
             _ = try await guests.hypervisorVersion()
-        } catch var error as NetrigError {
-            error.phase = .configure
-            throw error
+        } catch {
+            throw Self.stamped(error, .configure)
         }
         let nic = plan.request.nic
         if let reason = await guests.unsupportedNICs([nic])[nic] {
             throw NetrigError(phase: .configure, blame: .infrastructure, subject: "--nic \(nic.rawValue)",
                               message: "unsupported here: \(reason)",
-                              details: ["choose another NIC model, or run on a host with a newer QEMU (--libvirt-uri)"])
+                              details: ["choose another NIC model, or run on a host with a newer QEMU (--libvirt-uri)"], code: .nicUnsupported)
         }
     }
 
-    /// Times `body`, tells the observer, and records the phase whether it succeeds or fails.
+    /// Runs an engine step outside `timed` that belongs to `phase`, stamping it on the error it throws.
+    static func inPhase<T>(_ phase: Phase, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw stamped(error, phase) }
+    }
+
+    /// `error` as a NetrigError of `phase`, whatever phase it named before: the engine's, not an adapter's.
+    static func stamped(_ error: any Error, _ phase: Phase) -> NetrigError {
+        var failure = netrigError(error, phase: phase)
+        failure.phase = phase
+        return failure
+    }
+
+    /// Times `body`, tells the observer, and records the phase whether it succeeds or fails. The phase is
+    /// stamped on every error that leaves it: adapters throw without one.
     func timed<T: Sendable>(_ phase: Phase, _ runID: RunID, detail: String,
                                     note: @Sendable () async -> String? = { nil },
                                     _ body: () async throws -> T) async throws -> T {
@@ -159,8 +176,8 @@ public struct RunEngine: Sendable {
             let seconds = clock() - start
             progress.phaseFinished(phase, seconds: seconds, outcome: .failed)
             let failure = Task.isCancelled || error is CancellationError
-                ? NetrigError(phase: phase, blame: .infrastructure, message: Self.interruptedMessage)
-                : error as? NetrigError ?? NetrigError(phase: phase, blame: .infrastructure, message: "\(error)")
+                ? NetrigError(phase: phase, blame: .infrastructure, message: Self.interruptedMessage, code: .interrupted)
+                : Self.stamped(error, phase)
             try? await store.recordPhase(runID, PhaseRecord(phase: phase, seconds: seconds, outcome: .failed,
                                                              note: failure.description))
             throw failure

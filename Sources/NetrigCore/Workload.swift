@@ -189,8 +189,8 @@ public struct WorkloadOutcome: Sendable, Equatable {
 public protocol WorkloadExecutor: Sendable {
     /// Wires `link` across `guests` (one in `loop`, two in `pair`), then runs every mode `repetitions`
     /// times, numbering samples from `firstRepetition`. With `warmup`, the first mode runs once before and
-    /// its output is discarded (caches, page pools and ARP warmed up). `phase` is the engine phase the boot
-    /// belongs to, named in errors.
-    func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, link: NetworkLink, programs: [String: String],
+    /// its output is discarded (caches, page pools and ARP warmed up). Its errors name no phase: the
+    /// engine stamps the one the boot belongs to.
+    func run(_ workload: WorkloadDefinition, side: Side, link: NetworkLink, programs: [String: String],
              repetitions: Int, firstRepetition: Int, warmup: Bool, on guests: [any GuestSession]) async throws -> WorkloadOutcome
 }

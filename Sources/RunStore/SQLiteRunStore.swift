@@ -25,7 +25,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
                 return pool
             }
         } catch let error as POSIXError {
-            throw NetrigError(phase: .store, blame: .infrastructure, subject: path,
+            throw NetrigError(blame: .infrastructure, subject: path,
                               message: "cannot lock the store's directory: \(error.localizedDescription)")
         }
         self.path = path
@@ -163,6 +163,12 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         migrator.registerMigration("v7-boot-unchecked") { db in
             try db.execute(sql: "ALTER TABLE boots ADD COLUMN unchecked_json TEXT")
         }
+        // The code of the error that ended a run, beside failed_phase, for questions over the history (how
+        // many runs fell to a full disk); error_json holds it too, with the cause's description. NULL on
+        // older rows: their code was not kept.
+        migrator.registerMigration("v8-error-code") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN error_code TEXT")
+        }
         // Each boot's facts, stored instead of inferred: its workload failed (rows before this said so only
         // by their transcript's first words), its round, and which guest of the boot it is. Older rows get
         // them from their work directory (".../leaks-2-peer/console.log"), as the engine named it.
@@ -282,7 +288,7 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     public func resumeRun(_ run: RunID) async throws {
         try await write { db in
             try db.execute(sql: """
-                UPDATE runs SET status = ?, verdict = NULL, failed_phase = NULL, error_json = NULL, finished_at = NULL,
+                UPDATE runs SET status = ?, verdict = NULL, failed_phase = NULL, error_json = NULL, error_code = NULL, finished_at = NULL,
                                 owner_host = ?, owner_pid = ? WHERE id = ?
                 """, arguments: [RunStatus.running.rawValue, Self.owner.host, Self.owner.pid, run])
         }
@@ -384,8 +390,9 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
         let errorJSON = try error.map { try Self.json(ErrorRecord($0)) }
         let finished = Self.timestamp()
         try await write { db in
-            try db.execute(sql: "UPDATE runs SET status = ?, verdict = ?, failed_phase = ?, error_json = ?, finished_at = ? WHERE id = ?",
-                           arguments: [status.rawValue, verdict.rawValue, error?.phase.rawValue, errorJSON, finished, run])
+            try db.execute(sql: """
+                UPDATE runs SET status = ?, verdict = ?, failed_phase = ?, error_json = ?, error_code = ?, finished_at = ? WHERE id = ?
+                """, arguments: [status.rawValue, verdict.rawValue, error?.phase?.rawValue, errorJSON, error?.code.rawValue, finished, run])
         }
     }
 
@@ -530,14 +537,20 @@ public final class SQLiteRunStore: RunRecorder, RunQueries {
     }
 }
 
-/// `NetrigError` as stored: plain fields.
+/// `NetrigError` as stored: plain fields, the cause by its description. Records from before v8-error-code
+/// have no code (read as `other`), cause, log or cached.
 struct ErrorRecord: Codable {
-    var phase: Phase
+    /// nil for an error the engine never saw.
+    var phase: Phase?
     var blame: NetrigError.Blame
     var subject: String?
     var message: String
     var details: [String]
     var patch: Int?
+    var code: NetrigError.Code?
+    var causeDescription: String?
+    var log: String?
+    var cached: Bool?
 
     init(_ error: NetrigError) {
         patch = error.patch
@@ -546,9 +559,14 @@ struct ErrorRecord: Codable {
         subject = error.subject
         message = error.message
         details = error.details
+        code = error.code
+        causeDescription = error.cause.map { "\($0)" }
+        log = error.log
+        cached = error.cached ? true : nil
     }
 
     var error: NetrigError {
-        NetrigError(phase: phase, blame: blame, subject: subject, message: message, details: details, patch: patch)
+        NetrigError(phase: phase, blame: blame, subject: subject, message: message, details: details, patch: patch,
+                    code: code ?? .other, cause: causeDescription.map(NetrigError.RecordedCause.init), log: log, cached: cached ?? false)
     }
 }

@@ -6,9 +6,9 @@ import NetrigCore
 public enum LinkSetup {
     /// Wires `link` across `guests` (one for `loop`, two for `pair`) and returns the setup output. With
     /// `xdpPass`, vmxnet3 ends get XDP_PASS attached (see `xdpScript`).
-    public static func wire(_ link: NetworkLink, on guests: [any GuestSession], phase: Phase, xdpPass: Bool = true) async throws -> String {
+    public static func wire(_ link: NetworkLink, on guests: [any GuestSession], xdpPass: Bool = true) async throws -> String {
         guard guests.count == link.topology.guestCount else {
-            throw NetrigError(phase: phase, blame: .infrastructure, subject: link.label,
+            throw NetrigError(blame: .infrastructure, subject: link.label,
                               message: "the \(link.topology.rawValue) topology needs \(link.topology.guestCount) guest(s), got \(guests.count)")
         }
         let scripts: [String] = switch link.topology {
@@ -20,7 +20,7 @@ public enum LinkSetup {
             let output = try await guest.runScript(script, timeout: .seconds(120))
             transcript += "## setup of \(link.label) on \(guest.name)\n\(output.standardOutput)\(output.standardError)\n"
             guard output.exitStatus == 0 else {
-                throw NetrigError(phase: phase, blame: .infrastructure, subject: "guest \(guest.name), \(link.label)",
+                throw NetrigError(blame: .infrastructure, subject: "guest \(guest.name), \(link.label)",
                                   message: "setting up the \(link.topology.rawValue) topology failed (status \(output.exitStatus))",
                                   details: (output.standardOutput + output.standardError).lastLines(8))
             }
@@ -30,7 +30,7 @@ public enum LinkSetup {
                                                      timeout: .seconds(60))
             transcript += "## ping across \(link.label)\n\(ping.standardOutput)\(ping.standardError)\n"
             guard ping.exitStatus == 0 else {
-                throw NetrigError(phase: phase, blame: .infrastructure, subject: "guests \(guests[0].name) and \(guests[1].name), \(link.label)",
+                throw NetrigError(blame: .infrastructure, subject: "guests \(guests[0].name) and \(guests[1].name), \(link.label)",
                                   message: "no ping across the pair link", details: (ping.standardOutput + ping.standardError).lastLines(8))
             }
         }

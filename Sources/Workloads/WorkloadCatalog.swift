@@ -18,7 +18,7 @@ public struct WorkloadCatalog: Sendable {
     public func load(_ name: String) throws -> WorkloadDefinition {
         let path = directory + "/\(name).toml"
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw NetrigError(phase: .configure, blame: .usage, subject: "--workload \(name)",
+            throw NetrigError(blame: .usage, subject: "--workload \(name)",
                               message: "no such workload; known: \(names().joined(separator: ", "))")
         }
         return try Self.parse(text, path: path)
@@ -26,7 +26,7 @@ public struct WorkloadCatalog: Sendable {
 
     public static func parse(_ text: String, path: String) throws -> WorkloadDefinition {
         func fail(_ message: String) -> NetrigError {
-            NetrigError(phase: .configure, blame: .usage, subject: path, message: message)
+            NetrigError(blame: .usage, subject: path, message: message)
         }
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch { throw fail("not valid TOML: \(error)") }

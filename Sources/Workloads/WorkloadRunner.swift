@@ -10,7 +10,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         self.progress = progress
     }
 
-    public func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, link: NetworkLink, programs: [String: String],
+    public func run(_ workload: WorkloadDefinition, side: Side, link: NetworkLink, programs: [String: String],
                     repetitions: Int, firstRepetition: Int = 1, warmup: Bool = false,
                     on guests: [any GuestSession]) async throws -> WorkloadOutcome {
         let nic = link.model
@@ -19,11 +19,11 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
             return WorkloadOutcome(status: .unsupported(reason: "\(workload.name) does not run on \(nic.rawValue) (it supports \(workload.nics.map(\.rawValue).joined(separator: ", ")))"),
                                    samples: [], transcript: "")
         }
-        var transcript = try await LinkSetup.wire(link, on: guests, phase: phase, xdpPass: workload.xdpPass ?? true)
+        var transcript = try await LinkSetup.wire(link, on: guests, xdpPass: workload.xdpPass ?? true)
         var samples: [Sample] = []
         if warmup, let first = workload.modes.first {
             progress.status("\(side.rawValue): \(workload.name) warm-up on \(nic.rawValue)")
-            let (outputs, _) = try await runOnce(workload, mode: first, link: link, programs: programs, guests: guests, phase: phase)
+            let (outputs, _) = try await runOnce(workload, mode: first, link: link, programs: programs, guests: guests)
             transcript += "## warm-up (\(first.name), discarded)\n"
             for (step, output) in outputs.sorted(by: { $0.key < $1.key }) {
                 transcript += "### \(step) (\(output.ending))\n\(output.standardOutput)\(output.standardError)\n"
@@ -33,7 +33,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
             for repetition in firstRepetition..<(firstRepetition + repetitions) {
                 try Task.checkCancellation()
                 progress.status("\(side.rawValue): \(workload.name) \(mode.name) #\(repetition) on \(nic.rawValue)")
-                let (outputs, cpu) = try await runOnce(workload, mode: mode, link: link, programs: programs, guests: guests, phase: phase)
+                let (outputs, cpu) = try await runOnce(workload, mode: mode, link: link, programs: programs, guests: guests)
                 transcript += "## \(mode.name) #\(repetition)\n"
                 for (step, output) in outputs.sorted(by: { $0.key < $1.key }) {
                     transcript += "### \(step) (\(output.ending))\n\(output.standardOutput)\(output.standardError)\n"
@@ -48,15 +48,15 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
                     let output = outputs[step]!
                     return output.exitStatus != 0 && !(step == "client" && (workload.clientSuccessStatuses ?? []).contains(output.exitStatus))
                 }), let failed = outputs[step] {
-                    throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) (\(mode.name)) on guest \(guest.name)",
+                    throw NetrigError(blame: .series, subject: "workload \(workload.name) (\(mode.name)) on guest \(guest.name)",
                                       message: "step '\(step)' \(failed.ending)",
-                                      details: (failed.standardOutput + failed.standardError).lastLines(8))
+                                      details: (failed.standardOutput + failed.standardError).lastLines(8), code: .workloadFailed)
                 }
                 for metric in workload.metrics where metric.modes?.contains(mode.name) ?? true {
                     guard let output = outputs[metric.step] else { continue }
                     let text = metric.stream == .stdout ? output.standardOutput : output.standardError
                     guard let value = Self.extract(metric, from: text, duration: workload.duration) else {
-                        throw NetrigError(phase: phase, blame: .infrastructure, subject: "workload \(workload.name), metric \(metric.name)",
+                        throw NetrigError(blame: .infrastructure, subject: "workload \(workload.name), metric \(metric.name)",
                                           message: "the \(metric.step) output has no match for /\(metric.pattern)/",
                                           details: text.lastLines(5))
                     }
@@ -74,7 +74,7 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
     /// Runs the server in the background (when there is one) and the client in the foreground; returns the
     /// output of each step by name, and how busy each guest's CPUs were (%) during the client step.
     func runOnce(_ workload: WorkloadDefinition, mode: WorkloadMode, link: NetworkLink, programs: [String: String],
-                 guests: [any GuestSession], phase: Phase) async throws -> ([String: CommandOutput], [Double?]) {
+                 guests: [any GuestSession]) async throws -> ([String: CommandOutput], [Double?]) {
         let guest = guests[0]
         let serverGuest = link.topology == .pair ? guests[1] : guests[0]
         var values = Self.substitutions(workload, link: link, programs: programs)
@@ -115,8 +115,9 @@ public struct GuestWorkloadRunner: WorkloadExecutor {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) (\(mode.name)) on guest \(guest.name)",
-                              message: "the client step failed or exceeded its timeout of \(workload.timeout): \(error)")
+            throw NetrigError(blame: .series, subject: "workload \(workload.name) (\(mode.name)) on guest \(guest.name)",
+                              message: "the client step failed or exceeded its timeout of \(workload.timeout): \(error)",
+                              code: .workloadFailed, cause: error)
         }
         let own = try await guest.run(["cat", "/tmp/netrig-cpu.0", "/tmp/netrig-cpu.1"], timeout: .seconds(30)).standardOutput.lines.filter { !$0.isEmpty }
         var tcp = try await guest.run(["cat", "/tmp/netrig-tcp"], timeout: .seconds(30))

@@ -88,6 +88,15 @@ import Testing
         #expect(!xml.contains("addr=0x10,disable-legacy"), "the management NIC keeps bypassing the IOMMU")
     }
 
+    /// The core's `isEmulated` (its own switch, for the topologies) and GuestVM's QEMU device names agree,
+    /// and only emulated NICs get devices in the wiring.
+    @Test func emulatedModelsAreExactlyThoseWithAQEMUDevice() {
+        for model in NICModel.allCases {
+            #expect(model.isEmulated == (model.qemuDevice != nil), "\(model)")
+            #expect(TestNIC.wiring([NetworkLink(model: model, topology: .loop)], ports: { 0 })[0].count == (model.isEmulated ? 2 : 0), "\(model)")
+        }
+    }
+
     @Test func kvmUsesTheHostCPU() {
         let xml = DomainXML.render(spec(clock: .real, accelerator: .kvm), wiring: wiring)
         #expect(xml.contains("<domain type='kvm'"))

@@ -114,19 +114,19 @@ import Testing
 
             // 1. A client beyond its timeout.
             do {
-                _ = try await runner.run(try workload("hang", client: ["sleep", "600"], timeout: 5), side: .patched, phase: .testPatched,
+                _ = try await runner.run(try workload("hang", client: ["sleep", "600"], timeout: 5), side: .patched,
                                          link: link, programs: [:], repetitions: 1, on: [guest])
                 Issue.record("a client that sleeps 600 s finished within 5 s")
             } catch let error as NetrigError {
                 #expect(error.message.contains("exceeded its timeout of 5"), "\(error)")
-                #expect(error.subject == "workload hang (default) on guest faults" && error.phase == .testPatched)
+                #expect(error.subject == "workload hang (default) on guest faults" && error.isCode(.workloadFailed))
             }
 
             // 2. The peer end holds a page of its pool (pp_hold) when its namespace is deleted: the device
             // goes back to the initial namespace (closed, so its pool is destroyed) and the namespace's
             // loopback, which had taken the pool over, goes away. An orphaned pool with a page in flight:
             // the kernel reports "stalled pool shutdown" after 60 s. A real splat.
-            _ = try await LinkSetup.wire(link, on: [guest], phase: .testPatched)
+            _ = try await LinkSetup.wire(link, on: [guest])
             let knob = "/sys/kernel/debug/netdevsim/netdevsim\(LinkSetup.netdevsimIDs(link).1)/ports/0/pp_hold"
             let stall = try await guest.runScript("""
                 echo y > \(knob) || exit 1
@@ -143,7 +143,7 @@ import Testing
             // 3. The OOM killer ends the client; its console and dmesg say so.
             do {
                 let hog = try workload("hog", client: ["python3", "-c", "a = []\nwhile True: a.append(b'x' * (16 << 20))"], timeout: 300)
-                _ = try await runner.run(hog, side: .patched, phase: .testPatched, link: link, programs: [:], repetitions: 1, on: [guest])
+                _ = try await runner.run(hog, side: .patched, link: link, programs: [:], repetitions: 1, on: [guest])
                 Issue.record("a client that allocates without end finished")
             } catch let error as NetrigError {
                 #expect(error.message == "step 'client' was killed by signal KILL", "\(error)")

@@ -47,7 +47,7 @@ import Testing
         let (results, udmabuf) = try await launcher.withGuest(spec) { guest in
             var results: [(NetworkLink, String, (received: Int, counted: Int))] = []
             for link in links {
-                let setup = try await LinkSetup.wire(link, on: [guest], phase: .testBaseline)
+                let setup = try await LinkSetup.wire(link, on: [guest])
                 results.append((link, setup, try await traffic(link, client: guest, server: guest)))
             }
             let udmabuf = try await guest.runScript(Self.udmabufScript, timeout: .seconds(60))
@@ -76,7 +76,7 @@ import Testing
         let results = try await launcher.withGuests(specs) { guests in
             var results: [(NetworkLink, String, (received: Int, counted: Int))] = []
             for link in links {
-                let setup = try await LinkSetup.wire(link, on: guests, phase: .testBaseline)
+                let setup = try await LinkSetup.wire(link, on: guests)
                 results.append((link, setup, try await traffic(link, client: guests[0], server: guests[1])))
             }
             return results
@@ -115,7 +115,7 @@ import Testing
                 """, timeout: .seconds(30))
             var results: [(NetworkLink, Int)] = []
             for link in links {
-                _ = try await LinkSetup.wire(link, on: [guest], phase: .testBaseline)
+                _ = try await LinkSetup.wire(link, on: [guest])
                 results.append((link, try await traffic(link, client: guest, server: guest).received))
             }
             return (state.standardOutput, results)

@@ -131,7 +131,7 @@ import Testing
         let launcher = LibvirtGuestLauncher(uri: fixtures.libvirtURI, privateKey: fixtures.directories.sshKey)
         let outcome = try await launcher.withGuests(specs) { guests in
             for guest in guests { try await guest.upload(kernel.programs["msg_zerocopy"]!, to: "/root/netrig/msg_zerocopy", mode: 0o755) }
-            return try await GuestWorkloadRunner().run(workload, side: .baseline, phase: .testBaseline, link: link,
+            return try await GuestWorkloadRunner().run(workload, side: .baseline, link: link,
                                                        programs: ["msg_zerocopy": "/root/netrig/msg_zerocopy"],
                                                        repetitions: 1, on: guests)
         }

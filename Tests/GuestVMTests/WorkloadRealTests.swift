@@ -41,7 +41,7 @@ import Testing
                 try await guest.upload(try #require(kernel.programs["ynl"]), to: "/root/netrig/ynl", mode: 0o644)
                 try await KernelCollector().prepare(on: guest, kmemleak: kmemleak)
             }
-            let outcome = try await GuestWorkloadRunner().run(workload, side: .baseline, phase: .testBaseline, link: link, programs: remote,
+            let outcome = try await GuestWorkloadRunner().run(workload, side: .baseline, link: link, programs: remote,
                                                               repetitions: 1, on: guests)
             return (outcome, try await KernelCollector().collect(on: guests[0], side: .baseline, kmemleak: kmemleak))
         }
@@ -163,7 +163,7 @@ extension WorkloadRealTests {
         let (live, held, released, holdOutput) = try await launcher.withGuest(spec) { guest in
             try await guest.upload(try #require(kernel.programs["ynl"]), to: "/root/netrig/ynl", mode: 0o644)
             #expect(try await PagePoolProbe.install(on: guest))
-            _ = try await LinkSetup.wire(link, on: [guest], phase: .testBaseline)
+            _ = try await LinkSetup.wire(link, on: [guest])
             let live = try await PagePoolProbe.pools(on: guest).pools
             let knob = "/sys/kernel/debug/netdevsim/netdevsim100/ports/0/pp_hold"
             let hold = try await guest.runScript("echo y > \(knob) && cat \(knob) && ip link set \(link.localInterface) down", timeout: .seconds(30))

@@ -44,9 +44,9 @@ import Testing
     func appliesAsTheOriginal(_ series: Series, _ fixture: MailFixtures) async throws -> Bool {
         let applied = try await SeriesApplier(worktree: fixture.repository).apply(series, base: fixture.base)
         let git = Git(directory: fixture.repository)
-        let made = try await git.run(["log", "--format=%an <%ae>%n%B", "\(fixture.base)..\(applied.tipCommit)"], phase: .applySeries)
-        let original = try await git.run(["log", "--format=%an <%ae>%n%B", "\(fixture.base)..\(fixture.tip)"], phase: .applySeries)
-        let trees = try await [applied.tipCommit, fixture.tip].asyncMap { try await git.run(["rev-parse", "\($0)^{tree}"], phase: .applySeries) }
+        let made = try await git.run(["log", "--format=%an <%ae>%n%B", "\(fixture.base)..\(applied.tipCommit)"])
+        let original = try await git.run(["log", "--format=%an <%ae>%n%B", "\(fixture.base)..\(fixture.tip)"])
+        let trees = try await [applied.tipCommit, fixture.tip].asyncMap { try await git.run(["rev-parse", "\($0)^{tree}"]) }
         #expect(made == original, "commit messages and authors after git am")
         #expect(trees[0] == trees[1], "the tree after git am")
         return made == original && trees[0] == trees[1]
@@ -172,7 +172,7 @@ import Testing
         let workspace = TreeWorkspace(directories: NetrigDirectories(environment: ["HOME": scratch]))
         await #expect { _ = try await workspace.prepare(request: other.repository, base: nil, series: series, progress: SilentProgress()) } throws: { error in
             let e = error as! NetrigError
-            return e.phase == .prepareTree && e.subject == "base-commit \(fixture.base)" && e.message.contains(other.repository)
+            return e.isCode(.treeRefused) && e.subject == "base-commit \(fixture.base)" && e.message.contains(other.repository)
                 && e.details.contains { $0.contains("--base REF") } && Verdict(ending: e).exitCode == 1
         }
         // --base says where, knowingly.
@@ -193,7 +193,7 @@ import Testing
         let workspace = TreeWorkspace(directories: NetrigDirectories(environment: ["HOME": scratch]))
         await #expect { _ = try await workspace.prepare(request: old.repository, base: nil, series: nil, progress: SilentProgress()) } throws: { error in
             let e = error as! NetrigError
-            return e.phase == .prepareTree && e.blame == .usage && e.message.hasPrefix("Linux 6.1.0 is older than netrig supports (6.12 or newer")
+            return e.isCode(.treeRefused) && e.blame == .usage && e.message.hasPrefix("Linux 6.1.0 is older than netrig supports (6.12 or newer")
         }
         let new = try await MailFixtures.make(in: scratch + "/new", commits: [makefile("7", "2")])
         let tree = try await workspace.prepare(request: new.repository, base: nil, series: nil, progress: SilentProgress())

@@ -88,7 +88,7 @@ func mail(_ subject: String, file: String = "a.c", diff: String? = nil, from: St
             try await MboxParser.parse(text, source: "t.mbox")
         } throws: { error in
             let e = error as! NetrigError
-            return e.phase == .applySeries && e.message.contains("the series is incomplete: patch 2/3 is missing") && e.subject == "t.mbox"
+            return e.isCode(.seriesUnreadable) && e.message.contains("the series is incomplete: patch 2/3 is missing") && e.subject == "t.mbox"
         }
     }
 

@@ -1,3 +1,4 @@
+import NetrigCore
 import Testing
 @testable import KernelBuild
 
@@ -65,5 +66,26 @@ import Testing
             "net/core/dev.c:40:9: warning: unused variable ‘x’ [-Wunused-variable]",
             "include/linux/skbuff.h:99:1: warning: on a line the patch wrote [-Wbaz]",
         ], "the moved old warning in dev.c is not new; sock.c was never built before, so its warning is not blamed")
+    }
+
+    /// A builder's `.buildFailed` becomes the patch's record from its fields (log, cached), never from the
+    /// words of its message or details.
+    @Test func aBuildFailureIsReadFromTheErrorsFields() {
+        let error = NetrigError(phase: .buildPatched, blame: .series, subject: "patched kernel at c2", message: "the build failed",
+                                details: ["make: *** [Makefile:1] Error 2"], code: .buildFailed, log: "/cache/kernels/k.failed.log", cached: true)
+        let log = """
+          CC      net/core/dev.o
+        ../../src/net/core/dev.c:3:1: error: expected ‘;’ before ‘}’ token
+        """
+        let build = LocalKernelPipeline.failedBuild(error, patch: 2, subject: "two", commit: "c2", logText: log, reader: reader, seconds: 1.5)
+        #expect(build == PatchBuild(patch: 2, subject: "two", commit: "c2", succeeded: false,
+                                    firstError: "net/core/dev.c:3:1: error: expected ‘;’ before ‘}’ token",
+                                    cached: true, seconds: 1.5, log: "/cache/kernels/k.failed.log"))
+        // A log that names no compiler error (a killed compiler): the error's first detail, and not cached.
+        var killed = error
+        killed.cached = false
+        killed.log = nil
+        let fallback = LocalKernelPipeline.failedBuild(killed, patch: 2, subject: "two", commit: "c2", logText: "Killed", reader: reader, seconds: 2)
+        #expect(fallback.firstError == "make: *** [Makefile:1] Error 2" && !fallback.cached && fallback.log == nil)
     }
 }

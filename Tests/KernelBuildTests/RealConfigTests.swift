@@ -13,7 +13,7 @@ func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, tree named
     let scratch = fixtures.scratchDirectory(name)
     let repository = Git(directory: tree.repository)
     let worktree = scratch + "/src"
-    try await repository.run(["worktree", "add", "--detach", "--quiet", worktree, tree.baseCommit], phase: .prepareTree)
+    try await repository.run(["worktree", "add", "--detach", "--quiet", worktree, tree.baseCommit])
     defer {
         _ = try? FileManager.default.removeItem(atPath: scratch)
         Task { _ = try? await repository.tryRun(["worktree", "prune"]) }
@@ -34,8 +34,8 @@ func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, tree named
             try (original + "\nconfig NETRIG_EXAMPLE_POOL_CHECKS\n\tbool\n\tdefault y\n\tdepends on PAGE_POOL\n")
                 .write(toFile: kconfig, atomically: true, encoding: .utf8)
             try await git.run(["-c", "user.name=netrig", "-c", "user.email=netrig@example.org", "commit", "--quiet", "-am",
-                               "net: add a Kconfig symbol"], phase: .applySeries)
-            let patchedCommit = try await git.run(["rev-parse", "HEAD"], phase: .applySeries)
+                               "net: add a Kconfig symbol"])
+            let patchedCommit = try await git.run(["rev-parse", "HEAD"])
 
             let spec = try ConfigCatalog(directory: fixtures.repository + "/kconfigs").spec(named: "default")
             let builder = KernelBuilder(directories: fixtures.directories, workspace: TreeWorkspace(directories: fixtures.directories))
@@ -43,11 +43,11 @@ func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, tree named
             try FileManager.default.createDirectory(atPath: buildDirectory, withIntermediateDirectories: true)
             var effective: [String: String] = [:]
             for (label, commit) in [("baseline", tree.baseCommit), ("patched", patchedCommit)] {
-                try await git.run(["checkout", "--quiet", "--detach", commit], phase: .applySeries)
+                try await git.run(["checkout", "--quiet", "--detach", commit])
                 var reproducer: [[String]] = []
                 let request = BuildRequest(side: label == "baseline" ? .baseline : .patched, tree: tree, commit: commit, config: spec, programs: [])
                 _ = try await builder.configure(request, worktree: worktree, buildDirectory: buildDirectory, log: scratch + "/\(label).log",
-                                                phase: .configure, blame: .series, reproducer: &reproducer)
+                                                blame: .series, reproducer: &reproducer)
                 effective[label] = try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8)
             }
             let changes = ConfigChange.between(KernelBuilder.parseConfig(effective["baseline"]!), KernelBuilder.parseConfig(effective["patched"]!))
@@ -81,7 +81,7 @@ func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, tree named
                 var reproducer: [[String]] = []
                 let request = BuildRequest(side: .baseline, tree: tree, commit: tree.baseCommit, config: named, programs: [])
                 _ = try await builder.configure(request, worktree: worktree, buildDirectory: buildDirectory, log: scratch + "/\(name).log",
-                                                phase: .configure, blame: .usage, reproducer: &reproducer)
+                                                blame: .usage, reproducer: &reproducer)
                 let values = KernelBuilder.parseConfig(try String(contentsOfFile: buildDirectory + "/.config", encoding: .utf8))
                 #expect((values["CONFIG_NET_DEVMEM"] ?? "n") == (name == "devmem-off" ? "n" : "y"), "\(treeName) \(name)")
                 if name == "debug" {
@@ -111,12 +111,12 @@ func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, tree named
                 let request = BuildRequest(side: .baseline, tree: tree, commit: tree.baseCommit, config: spec, programs: [])
                 do {
                     _ = try await builder.configure(request, worktree: worktree, buildDirectory: scratch + "/build", log: scratch + "/log",
-                                                    phase: .configure, blame: .usage, reproducer: &reproducer)
+                                                    blame: .usage, reproducer: &reproducer)
                     Issue.record("\(symbol) was accepted")
                 } catch let error as NetrigError {
                     let text = "\(error)"
                     #expect(text.contains(symbol) && text.contains(words), "\(text)")
-                    #expect(error.phase == .configure && error.blame == .usage)
+                    #expect(error.isCode(.configRefused) && error.blame == .usage && error.phase == nil, "the engine stamps the phase")
                 }
             }
         }
@@ -181,8 +181,8 @@ func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, tree named
             _ = try await builder.build(request, progress: SilentProgress())
             Issue.record("the build fitted into 24 MiB")
         } catch let error as NetrigError {
-            #expect(error.message.hasPrefix("the build ran out of disk space"), "\(error)")
-            #expect(error.blame == .infrastructure && error.subject == "disk of \(buildDirectory)")
+            #expect(error.isCode(.outOfDisk) && error.message.hasPrefix("the build ran out of disk space"), "\(error)")
+            #expect(error.blame == .infrastructure && error.subject == "disk of \(buildDirectory)" && error.log != nil)
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: fixtures.directories.kernels).filter { $0.contains(".tmp-") }
         #expect(leftovers.isEmpty, "\(leftovers)")
@@ -200,11 +200,11 @@ func withScratchWorktree<T>(_ fixtures: HostFixtures, _ name: String, tree named
     @Test func theImportCommitIsTheSameOnEveryMachine() async throws {
         let tree = try await HostFixtures.shared.defaultTree()
         let git = Git(directory: tree.repository)
-        let shown = try await git.run(["show", "-s", "--format=%P|%an <%ae>|%aI|%cn <%ce>|%cI|%s", tree.baseCommit], phase: .prepareTree)
+        let shown = try await git.run(["show", "-s", "--format=%P|%an <%ae>|%aI|%cn <%ce>|%cI|%s", tree.baseCommit])
         #expect(shown == "|netrig <netrig@localhost>|2000-01-01T00:00:00+00:00|netrig <netrig@localhost>|2000-01-01T00:00:00+00:00|"
                 + NamedTree.debian612.importMessage(version: tree.version), "\(shown)")
         let remade = try await git.run(["commit-tree", tree.baseCommit + "^{tree}", "-m", NamedTree.debian612.importMessage(version: tree.version)],
-                                       phase: .prepareTree, environment: ["GIT_AUTHOR_DATE": Git.fixedDate])
+                                       environment: ["GIT_AUTHOR_DATE": Git.fixedDate])
         #expect(remade == tree.baseCommit)
         let example = try String(contentsOfFile: HostFixtures.shared.repository + "/examples/broken-middle-patch.mbox", encoding: .utf8)
         #expect(example.contains("base-commit: \(tree.baseCommit)"), "the example's base is this import")

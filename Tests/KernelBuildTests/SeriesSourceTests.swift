@@ -10,15 +10,15 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-range-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let git = Git(directory: directory)
-        try await git.run(["init", "--quiet"], phase: .prepareTree)
+        try await git.run(["init", "--quiet"])
         let identity = ["-c", "user.name=Ada", "-c", "user.email=ada@example.org"]
         try "base\n".write(toFile: directory + "/a.c", atomically: true, encoding: .utf8)
-        try await git.run(["add", "."], phase: .prepareTree)
-        try await git.run(identity + ["commit", "--quiet", "-m", "base"], phase: .prepareTree)
-        let base = try await git.run(["rev-parse", "HEAD"], phase: .prepareTree)
+        try await git.run(["add", "."])
+        try await git.run(identity + ["commit", "--quiet", "-m", "base"])
+        let base = try await git.run(["rev-parse", "HEAD"])
         for step in 1...3 {
             try "base\nstep \(step)\n".write(toFile: directory + "/a.c", atomically: true, encoding: .utf8)
-            try await git.run(identity + ["commit", "--quiet", "-am", "net: step \(step)"], phase: .prepareTree)
+            try await git.run(identity + ["commit", "--quiet", "-am", "net: step \(step)"])
         }
         return (directory, base)
     }
@@ -39,8 +39,7 @@ import Testing
         let (repository, base) = try await makeRepository()
         defer { try? FileManager.default.removeItem(atPath: repository) }
         let directory = repository + "/out"
-        try await Git(directory: repository).run(["format-patch", "--quiet", "--cover-letter", "-o", directory, "\(base)..HEAD"],
-                                                 phase: .applySeries)
+        try await Git(directory: repository).run(["format-patch", "--quiet", "--cover-letter", "-o", directory, "\(base)..HEAD"])
         let series = try await SeriesSource.load(path: directory, range: nil, tree: nil)
         #expect(series.patches.map(\.subject) == ["net: step 1", "net: step 2", "net: step 3"])
     }
@@ -50,8 +49,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: repository) }
         let directory = repository + "/out"
         // --no-numbered writes [PATCH] subjects; rename so that name order is the only order there is.
-        try await Git(directory: repository).run(["format-patch", "--quiet", "--no-numbered", "-o", directory, "\(base)..HEAD"],
-                                                 phase: .applySeries)
+        try await Git(directory: repository).run(["format-patch", "--quiet", "--no-numbered", "-o", directory, "\(base)..HEAD"])
         let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
         for (index, name) in names.enumerated() {
             try FileManager.default.moveItem(atPath: directory + "/" + name, toPath: directory + "/p\(["a", "b", "c"][index]).patch")
@@ -69,7 +67,7 @@ import Testing
             Issue.record("expected an error")
         } catch let error as NetrigError {
             #expect(error.subject == "/nonexistent/series")
-            #expect(error.phase == .applySeries)
+            #expect(error.isCode(.seriesUnreadable))
         }
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("netrig-empty-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)

@@ -37,9 +37,14 @@ import Testing
         #expect(apply.evidence.details == ["does not apply to a.c at line 6"])
         let libvirt = Finding.from(NetrigError(phase: .testBaseline, blame: .infrastructure, message: "cannot connect"), plan: plan)
         #expect(libvirt.kind == .infrastructure)
+        // The kind comes from the code, never from the message's words.
         let dropped = Finding.from(NetrigError(phase: .buildPatched, blame: .series, subject: "CONFIG_X",
-                                               message: "requested symbol(s) did not survive olddefconfig"), plan: plan)
+                                               message: "requested symbol(s) did not survive", code: .configRefused), plan: plan)
         #expect(dropped.kind == .config)
+        let worded = Finding.from(NetrigError(phase: .buildPatched, blame: .series, subject: "patched kernel",
+                                              message: "olddefconfig said something", code: .buildFailed, log: "/logs/p.log"), plan: plan)
+        #expect(worded.kind == .build)
+        #expect(worded.evidence.details == ["log: /logs/p.log"], "the log is evidence, as a line of its own")
         let panic = Finding.from(NetrigError(phase: .testPatched, blame: .series, message: "the kernel panicked during boot"), plan: plan)
         #expect(panic.kind == .boot)
     }

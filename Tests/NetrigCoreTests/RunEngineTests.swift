@@ -160,6 +160,8 @@ import NetrigFakes
         #expect(outcome.verdict == .fail, "a patched build failure is the series' fault")
         #expect(outcome.error?.phase == .buildPatches)
         #expect(outcome.error?.patch == 1)
+        #expect(outcome.error.map { $0.isCode(.buildFailed) && $0.log == "/logs/c1.log" } == true, "\(String(describing: outcome.error))")
+        #expect(outcome.error?.details == ["net/core/sock.c:10:5: error: expected ';'"], "the log is a field, not a detail line")
         #expect(outcome.findings.count == 1, "one finding for the patch, not a second one for the error: \(outcome.findings)")
         #expect(outcome.findings.first?.kind == .build)
         #expect(outcome.findings.first?.patch == 1)
@@ -243,13 +245,15 @@ import NetrigFakes
     @Test func infrastructureFailureGivesErrorVerdict() async throws {
         let store = InMemoryRunStore()
         var engine = makeEngine(store: store)
-        engine.guests = FakeLauncher(failure: NetrigError(phase: .testBaseline, blame: .infrastructure, subject: "qemu:///system",
-                                                          message: "cannot connect to libvirt"))
+        // As the launcher throws it: no phase (the engine names the one it was in).
+        engine.guests = FakeLauncher(failure: NetrigError(blame: .infrastructure, subject: "qemu:///system",
+                                                          message: "cannot connect to libvirt", code: .hypervisorUnreachable))
         let outcome = try await engine.run(plan: plan, series: series, workload: workload)
         #expect(outcome.verdict == .error)
         #expect(outcome.verdict.exitCode == 1)
         #expect(outcome.error?.subject == "qemu:///system")
         #expect(outcome.error?.phase == .configure, "found before anything is built")
+        #expect(outcome.error?.isCode(.hypervisorUnreachable) == true)
         #expect(store.read { $0.builds.isEmpty })
     }
 

@@ -7,7 +7,10 @@ import Synchronization
 /// they were asked.
 public struct FakeKernel: KernelPipeline {
     public init(failSide: Side? = nil, patchBuilds: [PatchBuild]? = nil, changes: [ConfigChange] = [],
-                values: [String: String] = ["CONFIG_NET_DEVMEM": "y"], unchecked: [UncheckedCheck]? = nil) {
+                values: [String: String] = ["CONFIG_NET_DEVMEM": "y"], unchecked: [UncheckedCheck]? = nil,
+                buildErrors: [Side: NetrigError] = [:], patchBuildError: NetrigError? = nil) {
+        self.buildErrors = buildErrors
+        self.patchBuildError = patchBuildError
         self.failSide = failSide
         self.patchBuilds = patchBuilds
         self.changes = changes
@@ -23,13 +26,19 @@ public struct FakeKernel: KernelPipeline {
     public var values: [String: String] = ["CONFIG_NET_DEVMEM": "y"]
     /// What every artifact says its tree cannot check.
     public var unchecked: [UncheckedCheck]?
+    /// Thrown by `build` for that side, as the builder throws it (no phase).
+    public var buildErrors: [Side: NetrigError] = [:]
+    /// Thrown by `buildEachPatch` (a per-patch build that fails otherwise than to compile).
+    public var patchBuildError: NetrigError?
     public func configValues(of artifact: KernelArtifact) throws -> [String: String] { values }
     public func buildEachPatch(_ series: Series, applied: AppliedSeries, baseline: BuildRequest, built: KernelArtifact,
                         progress: any ProgressObserver) async throws -> [PatchBuild] {
+        if let patchBuildError { throw patchBuildError }
         if let patchBuilds { return patchBuilds }
         return applied.commits.enumerated().map { index, commit in
             PatchBuild(patch: index + 1, subject: "s", commit: commit, succeeded: failSide != .patched || index < applied.commits.count - 1,
-                       firstError: failSide == .patched ? "net/core/sock.c:10:5: error: expected ';'" : nil, cached: false, seconds: 1)
+                       firstError: failSide == .patched ? "net/core/sock.c:10:5: error: expected ';'" : nil, cached: false, seconds: 1,
+                       log: failSide == .patched ? "/logs/\(commit).log" : nil)
         }
     }
     public func prepareTree(request: String?, base: String?, series: Series) async throws -> KernelTree {
@@ -42,8 +51,10 @@ public struct FakeKernel: KernelPipeline {
         KernelConfigSpec(name: name, base: "tinyconfig", fragments: [])
     }
     public func build(_ request: BuildRequest, progress: any ProgressObserver) async throws -> KernelArtifact {
+        if let error = buildErrors[request.side] { throw error }
         if request.side == failSide {
-            throw NetrigError(phase: .buildPatched, blame: .series, subject: "patched kernel", message: "the build failed")
+            throw NetrigError(phase: .buildPatched, blame: .series, subject: "patched kernel", message: "the build failed",
+                              code: .buildFailed, log: "/logs/\(request.side.rawValue).log")
         }
         return KernelArtifact(side: request.side, commit: request.commit, key: "k", configName: request.config.name, configHash: "h",
                               kernelImage: "/k/bzImage", configPath: "/k/config", programs: ["p": "/k/p"], buildLog: "/k/log",
@@ -118,12 +129,12 @@ public struct FakeLauncher: GuestLauncher {
         if let failure { throw failure }
         booted.specs.withLock { $0.append(specs) }
         if let spec = specs.first, spec.accelerator == .kvm, silentUnderKVM.contains(where: { spec.name.hasPrefix($0.rawValue) }) {
-            throw NetrigError(phase: spec.phase, blame: .infrastructure, subject: "guest \(spec.name)",
+            throw NetrigError(blame: .infrastructure, subject: "guest \(spec.name)",
                               message: "the guest did not run under KVM",
-                              code: kvmFailure == .consoleSilent && spec.silentConsoleTimeout == nil ? nil : kvmFailure)
+                              code: kvmFailure == .consoleSilent && spec.silentConsoleTimeout == nil ? .other : kvmFailure)
         }
         if let hangSide, let spec = specs.first, spec.name.hasPrefix(hangSide.rawValue) {
-            throw NetrigError(phase: spec.phase, blame: spec.blameForKernel, subject: "guest \(spec.name)",
+            throw NetrigError(blame: spec.blameForKernel, subject: "guest \(spec.name)",
                               message: "no SSH within 180 s: the kernel hung before init finished")
         }
         return try await body(specs.map { FakeSession(name: $0.name) })
@@ -146,16 +157,21 @@ public struct FakeWorkloads: WorkloadExecutor {
     public var noise = 0.0
     /// Every boot of these sides answers "unsupported" with this reason, as a NIC without an API does.
     public var unsupported: [Side: String] = [:]
-    public func run(_ workload: WorkloadDefinition, side: Side, phase: Phase, link: NetworkLink, programs: [String: String], repetitions: Int,
+    public func run(_ workload: WorkloadDefinition, side: Side, link: NetworkLink, programs: [String: String], repetitions: Int,
              firstRepetition: Int, warmup: Bool, on guests: [any GuestSession]) async throws -> WorkloadOutcome {
         let nic = link.model
+        // The phase the engine runs this boot in (the fake's own bookkeeping: its errors name none, as a real
+        // executor's do not): throughput boots warm up, leak boots do not.
+        let phase: Phase = warmup ? (side == .baseline ? .testBaseline : .testPatched) : .checkLeaks
         if phase == failIn {
-            throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name) on guest \(guests[0].name)", message: "exit 1")
+            throw NetrigError(blame: .series, subject: "workload \(workload.name) on guest \(guests[0].name)", message: "exit 1",
+                              code: .workloadFailed)
         }
         if phase == hangIn {
             try? await Task.sleep(for: .seconds(60))
             // What a workload whose SSH session was cut reports: the engine must still call it an interruption.
-            throw NetrigError(phase: phase, blame: .series, subject: "workload \(workload.name)", message: "step 'client' exited with status 255")
+            throw NetrigError(blame: .series, subject: "workload \(workload.name)", message: "step 'client' exited with status 255",
+                              code: .workloadFailed)
         }
         if let reason = unsupported[side] { return WorkloadOutcome(status: .unsupported(reason: reason), samples: [], transcript: reason) }
         let samples = (firstRepetition..<(firstRepetition + repetitions)).map {

@@ -46,6 +46,40 @@ import Testing
         #expect(loaded.summary.status == .failed)
     }
 
+    /// The code, the cause (by its description), the log and `cached` come back; the code is also in its
+    /// own column; a record from before the code was kept reads as `other`.
+    @Test func failedRunKeepsItsErrorCodeAndCause() async throws {
+        let path = temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let store = try SQLiteRunStore(path: path)
+        let id = try await store.createRun(plan: plan, startedAt: "now")
+        let cause = POSIXError(.ENOSPC)
+        let error = NetrigError(phase: .buildBaseline, blame: .infrastructure, subject: "disk", message: "the build ran out of disk space",
+                                code: .outOfDisk, cause: cause, log: "/cache/logs/baseline.log", cached: true)
+        try await store.finishRun(id, status: .failed, verdict: .error, error: error)
+        let loaded = try #require(try await store.loadRun(id)?.error)
+        #expect(loaded == error)
+        #expect(loaded.isCode(.outOfDisk) && loaded.log == "/cache/logs/baseline.log" && loaded.cached)
+        #expect(loaded.cause.map { "\($0)" } == "\(cause)")
+        #expect(loaded.description == error.description, "the cause is shown the same after the round trip")
+        let column = try await store.pool.read { db in try String.fetchOne(db, sql: "SELECT error_code FROM runs WHERE id = ?", arguments: [id]) }
+        #expect(column == "out-of-disk")
+
+        let old = try await store.createRun(plan: plan, startedAt: "then")
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE runs SET status = 'failed', error_json = ? WHERE id = ?", arguments: [
+                #"{"blame":"usage","details":[],"message":"dropped","phase":"configure"}"#, old])
+        }
+        let before = try #require(try await store.loadRun(old)?.error)
+        #expect(before.code == .other && before.cause == nil && before.log == nil && !before.cached && before.phase == .configure)
+
+        try await store.resumeRun(id)
+        let resumed = try await store.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT coalesce(error_code, '') || coalesce(error_json, '') FROM runs WHERE id = ?", arguments: [id])
+        }
+        #expect(resumed == "", "a resumed run has no error yet")
+    }
+
     /// Several processes opening a store that does not exist yet, at the same moment (two CI jobs starting
     /// together): the migrations run once, every opener gets a working store. (Found by the two-runs fault
     /// test: "duplicate column name" from a migration applied twice.) Threads, each with its own open file

@@ -16,13 +16,16 @@ struct RunMatrix {
         let progress = context.progress
         let series: Series, workload: WorkloadDefinition
         var readSeconds = 0.0
+        // The phase a refusal is stored in: reading the series belongs to apply-series, the workload to configure.
+        var step = Phase.applySeries
         do {
             let reading = ContinuousClock.now
             series = try await context.readSeries(request.series)
             readSeconds = (ContinuousClock.now - reading) / .seconds(1)
+            step = .configure
             workload = try context.workload(request.template.workload)
         } catch let error as NetrigError {
-            try await refuse(error, plan: request.template)
+            try await refuse(error, in: step, plan: request.template)
         }
         let automaticNIC = NICChoice.automatic(for: workload)
         let nics = request.nics ?? [automaticNIC.model]
@@ -36,7 +39,7 @@ struct RunMatrix {
                 return (label, try ResolvedPlan.resolve(request.plan(config: name, nic: nic), workload: workload))
             }
         } catch let error as NetrigError {
-            try await refuse(error, plan: request.plan(config: request.configNames[0], nic: nics[0]))
+            try await refuse(error, in: .configure, plan: request.plan(config: request.configNames[0], nic: nics[0]))
         }
 
         let store = try context.openStore()
@@ -110,16 +113,18 @@ struct RunMatrix {
     /// Refused before the engine started (a series that does not parse, an unknown workload or config, a
     /// plan that cannot run): stored all the same, as a run that failed in that phase, so a nightly job's
     /// history shows it.
-    func refuse(_ error: NetrigError, plan: RunPlan) async throws -> Never {
+    func refuse(_ original: NetrigError, in phase: Phase, plan: RunPlan) async throws -> Never {
+        var error = original
+        error.phase = phase
         context.standardError("netrig: \(error)\n")
         let verdict = Verdict(ending: error)
         if let store = try? context.openStore(),
            let engine = try? context.engine(store: store, keep: false),
-           let outcome = try? await engine.refuse(error, plan: plan) {
-            context.standardError("netrig: stored as run \(outcome.run), failed in \(error.phase.rawValue) (store \(context.storePath))\n")
+           let outcome = try? await engine.refuse(error, in: phase, plan: plan) {
+            context.standardError("netrig: stored as run \(outcome.run), failed in \(phase.rawValue) (store \(context.storePath))\n")
             if let json {
                 try? ReportWriter.write(RunReport(run: outcome.run, verdict: verdict, findings: outcome.findings, comparison: nil,
-                                                  clock: nil, phases: [PhaseRecord(phase: error.phase, seconds: 0, outcome: .failed,
+                                                  clock: nil, phases: [PhaseRecord(phase: phase, seconds: 0, outcome: .failed,
                                                                                    note: error.description)]), to: json, context: context)
             }
         }

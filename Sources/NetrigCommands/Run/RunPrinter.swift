@@ -19,7 +19,7 @@ struct RunPrinter {
         }
         if let error = outcome.error {
             say("error: \(error)")
-            say("the run is stored as failed in phase \(error.phase.rawValue): netrig show \(outcome.run), or continue it with netrig run --resume \(outcome.run)")
+            say("the run is stored as failed in phase \(error.phase?.rawValue ?? "-"): netrig show \(outcome.run), or continue it with netrig run --resume \(outcome.run)")
         }
         say("verdict: \(outcome.verdict.rawValue): \(ComparisonReport.verdictMeaning(outcome.verdict, comparison: outcome.comparison)) "
             + "(run \(outcome.run), config \(plan.configName), NIC \(plan.nic.rawValue), store \(context.storePath))")
