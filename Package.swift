@@ -89,7 +89,8 @@ let package = Package(
                                                        "Workloads", "NetrigTestSupport"]),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "NetrigCore"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "NetrigCore", "NetrigFakes"]),
-        .testTarget(name: "NetrigCommandsTests", dependencies: ["NetrigCommands", "NetrigCore", "NetrigFakes"]),
+        .testTarget(name: "NetrigCommandsTests", dependencies: ["NetrigCommands", "NetrigCore", "NetrigFakes", "KernelBuild", "GuestVM", "RunStore",
+                                                              "HostCommands"]),
         .testTarget(name: "HTMLReportTests", dependencies: ["HTMLReport", "NetrigCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["RunStore", "NetrigCore", "HostCommands", "HTMLReport", "GuestVM", "NetrigTestSupport"]),
     ]

@@ -80,7 +80,7 @@ struct CompareCommand: NetrigCommand {
     /// a run compares its own (`Comparison(_:setting:)`). Within one run this is that run's comparison.
     static func comparison(_ a: (StoredRun, Side), _ b: (StoredRun, Side)) -> Comparison {
         let evidence = a.0.evidence.side(a.1, as: .baseline) + b.0.evidence.side(b.1, as: .patched)
-        return Comparison(evidence, setting: b.0.plan.setting(clock: evidence.measurementClock ?? .virtual))
+        return Comparison(evidence, plan: b.0.plan)
     }
 
     /// Why two kernels' samples must not be compared, or nil when they may.
@@ -93,9 +93,9 @@ struct CompareCommand: NetrigCommand {
         if pa.storedTopology != pb.storedTopology {
             return "topologies differ (\(pa.storedTopology.rawValue) vs \(pb.storedTopology.rawValue))"
         }
-        if (pa.viommu ?? false) != (pb.viommu ?? false) { return "one ran behind a virtual IOMMU, the other did not" }
-        if (pa.extraCommandLine ?? []) != (pb.extraCommandLine ?? []) {
-            return "kernel command lines differ ('\((pa.extraCommandLine ?? []).joined(separator: " "))' vs '\((pb.extraCommandLine ?? []).joined(separator: " "))')"
+        if pa.usesVIOMMU != pb.usesVIOMMU { return "one ran behind a virtual IOMMU, the other did not" }
+        if pa.kernelArguments != pb.kernelArguments {
+            return "kernel command lines differ ('\(pa.kernelArguments.joined(separator: " "))' vs '\(pb.kernelArguments.joined(separator: " "))')"
         }
         if let ha = a.0.environment?.hypervisor, let hb = b.0.environment?.hypervisor, ha != hb {
             return "hypervisors differ (\(ha) vs \(hb))"

@@ -79,7 +79,7 @@ struct GuestOptions: ParsableArguments {
 
     func validate() throws {
         guard memory >= 256 else { throw ValidationError("--memory must be at least 256 (MiB)") }
-        guard (1...64).contains(vcpus ?? 2) else { throw ValidationError("--vcpus must be between 1 and 64") }
+        guard (1...64).contains(bootVCPUs) else { throw ValidationError("--vcpus must be between 1 and 64") }
         guard (5...3600).contains(bootTimeout) else { throw ValidationError("--boot-timeout must be between 5 and 3600 (seconds)") }
     }
 }

@@ -6,7 +6,7 @@ public struct Netrig: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "netrig",
         abstract: "Test Linux kernel patch series for the networking memory stack in QEMU guests.",
-        subcommands: [RunCommand.self, RunsCommand.self, ShowCommand.self, CompareCommand.self, ReportCommand.self, BootCommand.self, SSHCommand.self, DoctorCommand.self])
+        subcommands: [RunCommand.self, RunsCommand.self, ShowCommand.self, GroupCommand.self, CompareCommand.self, ReportCommand.self, BootCommand.self, SSHCommand.self, DoctorCommand.self])
 
     public init() {}
 

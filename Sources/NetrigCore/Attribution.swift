@@ -14,7 +14,7 @@ extension RunEngine {
             if failure.blame != .infrastructure { failure.blame = .baseline }
             failure.details.append("blame: the baseline (the base tree without the series) failed this way, so the series is not blamed; "
                                    + "nothing about the patched kernel was decided")
-            if let extra = plan.extraCommandLine, !extra.isEmpty {
+            if case let extra = plan.kernelArguments, !extra.isEmpty {
                 failure.details.append("every guest boots with --append '\(extra.joined(separator: " "))': check it")
             }
         case .patched:

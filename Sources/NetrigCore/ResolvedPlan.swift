@@ -81,7 +81,7 @@ public struct ResolvedPlan: Sendable, Equatable {
         return ResolvedPlan(request: request, topology: topology, machine: machine,
                             fallbackClock: defaultClock(plan.clock, accelerator: .tcg, topology: topology),
                             maxRepetitions: plan.maxRepetitions ?? plan.repetitions, maxLeakRounds: plan.leakCheck ? 2 : 0,
-                            buildOnly: plan.buildOnly ?? false, viommu: plan.viommu ?? false, extraCommandLine: plan.extraCommandLine ?? [])
+                            buildOnly: plan.isBuildOnly, viommu: plan.usesVIOMMU, extraCommandLine: plan.kernelArguments)
     }
 }
 
@@ -89,6 +89,20 @@ extension RunPlan {
     /// The topology of a stored run: runs stored before topologies existed were all `loop`. (A run the
     /// engine started has it filled in by `ResolvedPlan.resolve`.)
     public var storedTopology: Topology { topology ?? .loop }
+    /// Whether it booted behind a virtual IOMMU (nil in runs stored before the option: no).
+    public var usesVIOMMU: Bool { viommu ?? false }
+    /// Its extra kernel arguments (nil in runs stored before the option: none).
+    public var kernelArguments: [String] { extraCommandLine ?? [] }
+    /// Whether it stopped after the builds (nil in runs stored before the option: no).
+    public var isBuildOnly: Bool { buildOnly ?? false }
+}
+
+extension Comparison {
+    /// The comparison of a run's evidence under its plan: how the run, `show`, `compare` and the pages
+    /// all compare (`Comparison(_:setting:)`), in the clock its throughput boots measured in.
+    public init(_ evidence: RunEvidence, plan: RunPlan) {
+        self.init(evidence, setting: plan.setting(clock: evidence.measurementClock ?? .virtual))
+    }
 }
 
 extension MachineChoice {

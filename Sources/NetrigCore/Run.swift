@@ -53,8 +53,8 @@ public struct RunPlan: Sendable, Codable, Equatable {
     /// The NIC, its wiring and the guest's DMA setup in words: "vmxnet3, pair topology, vIOMMU, swiotlb=force".
     public var guestSetup: String {
         var parts = [nic.rawValue, "\(storedTopology.rawValue) topology"]
-        if viommu == true { parts.append("vIOMMU (strict)") }
-        if let extra = extraCommandLine, !extra.isEmpty { parts.append("command line +'\(extra.joined(separator: " "))'") }
+        if usesVIOMMU { parts.append("vIOMMU (strict)") }
+        if case let extra = kernelArguments, !extra.isEmpty { parts.append("command line +'\(extra.joined(separator: " "))'") }
         return parts.joined(separator: ", ")
     }
 
@@ -329,7 +329,7 @@ public struct StoredRun: Sendable, Equatable {
 
     /// The comparison of its baseline with its patched kernel, as the run itself made it (`RunEvidence`).
     public var comparison: Comparison {
-        Comparison(evidence, setting: plan.setting(clock: measurementClock ?? .virtual))
+        Comparison(evidence, plan: plan)
     }
 
     /// The whole command that runs this run again: the series, tree, resolved base commit, config, NIC,
@@ -348,7 +348,7 @@ public struct StoredRun: Sendable, Equatable {
         argv += ["--config", plan.configName, "--nic", plan.nic.rawValue]
         if let topology = plan.topology { argv += ["--topology", topology.rawValue] }
         argv += ["--workload", plan.workload]
-        if plan.buildOnly == true { return argv + ["--build-only"] }
+        if plan.isBuildOnly { return argv + ["--build-only"] }
         if let boot = boots.first {
             argv += ["--accel", boot.accelerator.rawValue, "--clock", boot.clock.rawValue]
         } else {
@@ -362,9 +362,9 @@ public struct StoredRun: Sendable, Equatable {
         // Given, --vcpus sets both counts; by default they differ (2, and 1 for throughput in virtual time).
         // A run stored before the two existed booted `vcpus` everywhere, which only --vcpus says now.
         if plan.throughputVCPUs.map({ $0 == plan.vcpus }) ?? true { argv += ["--vcpus", "\(plan.vcpus)"] }
-        if plan.viommu == true { argv.append("--viommu") }
+        if plan.usesVIOMMU { argv.append("--viommu") }
         if let seconds = plan.bootTimeoutSeconds, seconds != 180 { argv += ["--boot-timeout", "\(seconds)"] }
-        if let extra = plan.extraCommandLine, !extra.isEmpty { argv += ["--append", extra.joined(separator: " ")] }
+        if case let extra = plan.kernelArguments, !extra.isEmpty { argv += ["--append", extra.joined(separator: " ")] }
         return argv
     }
 

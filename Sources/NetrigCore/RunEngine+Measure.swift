@@ -15,11 +15,11 @@ extension RunEngine {
                                   runID: runID, artifacts: artifacts, evidence: evidence)
         try await measureThroughput(context)
         if plan.maxLeakRounds > 0 { try await checkLeaks(context) }
-        let finalClock = await machine.clock
         let final = evidence.current
         for line in UncheckedCheck.summarize(final.unchecked) { progress.note(line) }
+        // The stored run's comparison is this one, computed the same way from the same evidence.
         return try await timed(.compare, runID, detail: "baseline against patched") {
-            Comparison(final, setting: plan.setting(clock: finalClock))
+            Comparison(final, plan: plan.request)
         }
     }
 

@@ -33,7 +33,7 @@ struct RunMatrix {
         let cells: [(label: String, plan: ResolvedPlan)]
         do {
             for name in request.configNames { _ = try context.config(name) }
-            let pairs = request.configNames.flatMap { name in (request.template.buildOnly == true ? [nics[0]] : nics).map { (name, $0) } }
+            let pairs = request.configNames.flatMap { name in (request.template.isBuildOnly ? [nics[0]] : nics).map { (name, $0) } }
             cells = try pairs.map { name, nic in
                 let label = request.configNames.count > 1 && nics.count > 1 ? "\(name)/\(nic.rawValue)" : nics.count > 1 ? nic.rawValue : name
                 return (label, try ResolvedPlan.resolve(request.plan(config: name, nic: nic), workload: workload))
