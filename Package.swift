@@ -45,14 +45,17 @@ let package = Package(
         // Exclusive locks between netrig processes on one host (builds, store migrations).
         .target(name: "FileLocks", swiftSettings: strict),
 
+        // SHA-256 as hex text (cache keys, image names, patch hashes), from swift-crypto.
+        .target(name: "Digests", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+
         // Adapters.
         .target(name: "KernelBuild", dependencies: [
-            "NetrigCore", "HostCommands", "FileLocks", .product(name: "TOMLKit", package: "TOMLKit"),
+            "NetrigCore", "HostCommands", "FileLocks", "Digests", .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "GuestShell", dependencies: ["NetrigCore", "LibSSH"], swiftSettings: strict),
         .target(name: "GuestVM", dependencies: [
-            "NetrigCore", "Libvirt", "HostCommands", "GuestShell",
+            "NetrigCore", "Libvirt", "HostCommands", "GuestShell", "Digests",
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

@@ -1,4 +1,5 @@
 import Crypto
+import Digests
 import NetrigCore
 
 /// Orders and classifies the messages `MailIntake` read into a `Series`: patches, cover letters and

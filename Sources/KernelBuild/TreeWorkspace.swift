@@ -1,4 +1,5 @@
 import Crypto
+import Digests
 import FileLocks
 import Foundation
 import HostCommands
