@@ -167,12 +167,6 @@ extension BootRecord {
     public func uncheckedChecks(workload: String) -> [UncheckedCheck] {
         (unsupportedReason.map { [UncheckedCheck(check: "workload \(workload)", reason: $0)] } ?? []) + unchecked
     }
-
-    /// The not-checked lines of a set of boots (`UncheckedCheck.summarize`): one rule for the run, its
-    /// stored comparison and a resumed run.
-    public static func uncheckedLines(_ boots: [BootRecord], workload: String) -> [String] {
-        UncheckedCheck.summarize(boots.flatMap { boot in boot.uncheckedChecks(workload: workload).map { (boot.side, $0) } })
-    }
 }
 
 /// What a run's measurements depend on besides the kernels and the plan.
