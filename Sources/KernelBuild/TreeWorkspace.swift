@@ -65,7 +65,10 @@ public struct TreeWorkspace: Sendable {
                               message: "Linux \(version) is older than netrig supports (\(NamedTree.oldestSupportedVersion.major).\(NamedTree.oldestSupportedVersion.minor) or newer: netmem, page_pool's netlink API and devmem TCP)",
                               details: ["named trees: " + NamedTree.all.map(\.name).joined(separator: ", ")], code: .treeRefused)
         }
-        return KernelTree(repository: repository, name: "\(name) (\(version))", baseCommit: commit, version: version)
+        // The repository by its real path: a cache reached through a symbolic link (a test's fresh cache that
+        // shares the real trees) names the same tree, so it shares its worktree, build directories and ccache
+        // entries instead of building from nothing under a new name.
+        return KernelTree(repository: Self.realPath(repository), name: "\(name) (\(version))", baseCommit: commit, version: version)
     }
 
     func userTree(_ path: String) async throws -> String {
@@ -192,9 +195,17 @@ public struct TreeWorkspace: Sendable {
         }
     }
 
-    /// `cache/work/<name>-<hash of repository path>`: the worktree and the build outputs of one tree.
+    /// `cache/work/<name>-<hash of repository path>`: the worktree and the build outputs of one tree, by
+    /// real paths (a work directory reached through a symbolic link is the one it points to, so the
+    /// worktree git records stays valid when the link is gone).
     public func workRoot(for tree: KernelTree) -> String {
         let base = URL(fileURLWithPath: tree.repository).lastPathComponent
-        return directories.work + "/\(base)-\(SHA256.hex(tree.repository).prefix(10))"
+        return Self.realPath(directories.work) + "/\(base)-\(SHA256.hex(tree.repository).prefix(10))"
+    }
+
+    /// `path` with its symbolic links resolved, when it exists; as it is otherwise.
+    static func realPath(_ path: String) -> String {
+        guard FileManager.default.fileExists(atPath: path) else { return path }
+        return URL(fileURLWithPath: path).resolvingSymlinksInPath().path
     }
 }

@@ -175,8 +175,12 @@ public struct Comparison: Sendable, Equatable {
 
     /// A regression or improvement needs all of: a two-sided Mann-Whitney p below `alpha`, a bootstrap
     /// interval that excludes zero, and a change larger than both `floor` and `noiseMultiple` times the
-    /// measured noise. "No significant change" needs the interval to rule out `minimumEffect` either way;
-    /// anything else is inconclusive, with the repetitions that would settle it.
+    /// measured noise. "No significant change" needs the interval to rule out `minimumEffect` either way,
+    /// and no change that stands clear of the noise (beyond the threshold, the interval excluding zero)
+    /// which only the ranks' significance is missing: with too few runs for the exact test, such a change
+    /// is undecided, not "no change" (else the same kernels' verdict would depend on the repetitions, a
+    /// regression at four runs and a pass at three). Anything else is inconclusive, with the repetitions
+    /// that would settle it.
     public static func compare(metric: String, unit: String, higherIsBetter: Bool, baseline: [Double], patched: [Double],
                                minimumEffect: Double = MeasurementClock.virtual.minimumEffect) -> MetricComparison {
         let bm = Statistics.median(baseline), pm = Statistics.median(patched)
@@ -199,7 +203,8 @@ public struct Comparison: Sendable, Equatable {
             let better = higherIsBetter ? delta > 0 : delta < 0
             verdict = better ? .improvement : .regression
         } else if baseline.count >= 2, patched.count >= 2, let interval,
-                  interval.lowerBound > -minimumEffect, interval.upperBound < minimumEffect, abs(delta) < max(threshold, minimumEffect) {
+                  interval.lowerBound > -minimumEffect, interval.upperBound < minimumEffect, abs(delta) < max(threshold, minimumEffect),
+                  !(abs(delta) >= threshold && !interval.contains(0)) {
             verdict = .noChange
         } else {
             verdict = .inconclusive

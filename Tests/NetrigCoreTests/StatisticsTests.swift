@@ -104,6 +104,25 @@ import Testing
         let costs = Comparison.compare(metric: "m", unit: "u", higherIsBetter: false, baseline: baseline, patched: patched)
         #expect(costs.verdict == .improvement)
     }
+
+    /// A change below the smallest effect that counts (2 %) but far beyond this measurement's noise (0.01 %):
+    /// four runs per side find it; three cannot reach p < 0.05 with the exact test, so they leave it
+    /// undecided and ask for a fourth, never "no significant change" (the verdict of the same kernels must not
+    /// depend on how many runs were made).
+    @Test func aChangeClearOfTheNoiseIsNeverNoChangeForWantOfRuns() {
+        let baseline = [100.0, 100.01, 99.99, 100.005]
+        let patched = baseline.map { $0 * 0.987 }
+        let four = Comparison.compare(metric: "m", unit: "u", higherIsBetter: true, baseline: baseline, patched: patched)
+        #expect(four.verdict == .regression)
+        let three = Comparison.compare(metric: "m", unit: "u", higherIsBetter: true, baseline: Array(baseline.prefix(3)),
+                                       patched: Array(patched.prefix(3)))
+        #expect(three.verdict == .inconclusive, "\(three.verdict) p=\(three.pValue)")
+        #expect(three.runsNeeded.map { $0 >= 4 } == true)
+        // A no-op at this noise is still "no significant change" at three runs.
+        let same = Comparison.compare(metric: "m", unit: "u", higherIsBetter: true, baseline: Array(baseline.prefix(3)),
+                                      patched: [100.002, 99.998, 100.0])
+        #expect(same.verdict == .noChange)
+    }
 }
 
 /// Box-Muller standard normal from a deterministic generator.
