@@ -29,7 +29,7 @@ public final class InMemoryRunStore: RunRecorder, RunQueries {
                              series: nil, applied: nil, phases: [], builds: [], boots: [], samples: [], leaks: [], splats: [], error: nil)
         }
         var loaded = run
-        loaded.summary = Self.summary(run)
+        loaded.summary = run.listed
         return loaded
     }
 
@@ -129,11 +129,10 @@ public final class InMemoryRunStore: RunRecorder, RunQueries {
 
     public func listRuns(limit: Int) async throws -> [RunSummary] {
         state.withLock { state in
-            state.runs.keys.sorted(by: >).prefix(limit).map { Self.summary(state.runs[$0]!) }
+            state.runs.keys.sorted(by: >).prefix(limit).map { state.runs[$0]!.listed }
         }
     }
 
-    static func summary(_ run: StoredRun) -> RunSummary { run.listed }
 
     public func createGroup(kind: RunGroup.Kind, label: String, createdAt: String) async throws -> RunGroupID {
         state.withLock { state in
@@ -162,6 +161,6 @@ public final class InMemoryRunStore: RunRecorder, RunQueries {
     }
 
     public func loadRun(_ id: RunID) async throws -> StoredRun? {
-        state.withLock { $0.runs[id] }.map { run in var run = run; run.summary = Self.summary(run); return run }
+        state.withLock { $0.runs[id] }.map { run in var run = run; run.summary = run.listed; return run }
     }
 }
