@@ -27,9 +27,6 @@ public struct ResolvedPlan: Sendable, Equatable {
     /// The run's one test link.
     public var link: NetworkLink { NetworkLink(model: request.nic, topology: topology) }
 
-    /// How the throughput of a run measured in `clock` is compared.
-    public func setting(clock: MeasurementClock) -> MetricComparison.Setting { request.setting(clock: clock) }
-
     /// The clock of a run on `accelerator` when `--clock` was not given: virtual under TCG in the loop
     /// topology (two guests' instruction counters share no clock), real otherwise.
     public static func defaultClock(_ requested: MeasurementClock?, accelerator: Accelerator, topology: Topology) -> MeasurementClock {
